@@ -1,0 +1,33 @@
+"""stationsim: a discrete-event simulator of a quantum computer's job-execution service.
+
+Modelled on IQM Station Control's job executor: jobs are received, validated, fetch a calibration, are
+compiled, have their sweep metadata saved, wait for an instrument, execute on a mocked QPU, are post-processed
+and end READY, FAILED or ABORTED.
+
+    >>> import sim
+    >>> result = sim.simulate("scenarios/baseline.toml", seed=7, jobs=1000)   # doctest: +SKIP
+    >>> result.summary()["stages"]["execution"]["wait"]["p95"]                # doctest: +SKIP
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from sim.results import RunResult
+from sim.scenario import Scenario, ScenarioError
+from sim.simulation import load_scenario, simulate
+from sim.status import IllegalTransition, JobStatus
+
+try:
+    __version__ = version("stationsim")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "IllegalTransition",
+    "JobStatus",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "load_scenario",
+    "simulate",
+]

@@ -1,0 +1,89 @@
+"""Metrics of a run: per-stage waiting and service times, turnaround, throughput and utilisation.
+
+For each stage (validation, calibration, compilation, save_metadata, execution, post_processing) a job's
+*wait* is the time from the status before the stage's start (the previous stage's end, PENDING_EXECUTION or
+POST_PROCESSING_PENDING) to the start, and its *service* the time from the start to the stage's end. A job's
+*turnaround* runs from RECEIVED to its terminal status. *Utilisation* is the busy time of a pool's servers over
+their capacity x the simulated time; for a pool of unlimited workers it is reported as the mean number busy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sim.status import ABORTED, FAILED, READY, RECEIVED, STAGE_STARTS
+
+if TYPE_CHECKING:
+    from sim.results import RunResult
+
+QUANTILES = {"p50": 50, "p95": 95, "p99": 99}
+
+
+def describe(values: npt.NDArray[np.float64]) -> dict[str, float]:
+    """Mean, p50, p95, p99 and max of the finite values (NaN for each when there are none)."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return {"mean": math.nan, **{k: math.nan for k in QUANTILES}, "max": math.nan}
+    q = np.percentile(finite, list(QUANTILES.values()))
+    return {"mean": float(finite.mean()), **{k: float(v) for k, v in zip(QUANTILES, q, strict=True)},
+            "max": float(finite.max())}
+
+
+def stage_capacity(result: RunResult, stage: str) -> float:
+    if stage == "execution":
+        return float(len(result.scenario.hardware.devices))
+    return float(getattr(result.scenario.stages, stage).workers)
+
+
+def busy_time(times: npt.NDArray[np.float64], start: int, end_time: float) -> float:
+    """Total time servers spent in the service that starts at status ``start`` (running services count to
+    ``end_time``)."""
+    begun = times[:, start]
+    mask = np.isfinite(begun)
+    ended = np.where(np.isfinite(times[:, start + 1]), times[:, start + 1], end_time)
+    return float(np.sum(ended[mask] - begun[mask]))
+
+
+def stage_summary(result: RunResult, stage: str) -> dict[str, Any]:
+    times = result.times
+    start = STAGE_STARTS[stage].code
+    served = np.isfinite(times[:, start + 1])
+    capacity = stage_capacity(result, stage)
+    busy = busy_time(times, start, result.sim_time) / result.sim_time if result.sim_time > 0 else math.nan
+    return {
+        "count": int(served.sum()),
+        "wait": describe(times[served, start] - times[served, start - 1]),
+        "service": describe(times[served, start + 1] - times[served, start]),
+        "servers": capacity,
+        "utilisation": busy / capacity if math.isfinite(capacity) else math.nan,
+        "mean_busy": busy,
+    }
+
+
+def terminal_times(times: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """When each job reached its terminal status (NaN for jobs still in flight)."""
+    return np.fmax(np.fmax(times[:, READY], times[:, FAILED]), times[:, ABORTED])
+
+
+def summarize(result: RunResult) -> dict[str, Any]:
+    """Everything the per-stage table and ``summary.json`` show, as plain JSON-able values."""
+    counts = result.status_counts()
+    received = int(np.isfinite(result.times[:, RECEIVED]).sum())
+    ready, failed, aborted = (counts.get(s, 0) for s in ("ready", "failed", "aborted"))
+    hours = result.sim_time / 3600.0
+    return {
+        "scenario": result.scenario.name,
+        "seed": result.seed,
+        "sim_time": result.sim_time,
+        "wall_seconds": result.wall_seconds,
+        "jobs_per_second": len(result.workload) / result.wall_seconds if result.wall_seconds > 0 else math.nan,
+        "jobs": {"submitted": len(result.workload), "received": received, "ready": ready, "failed": failed,
+                 "aborted": aborted, "in_flight": received - ready - failed - aborted},
+        "stages": {stage: stage_summary(result, stage) for stage in STAGE_STARTS},
+        "turnaround": describe(terminal_times(result.times) - result.times[:, RECEIVED]),
+        "throughput_per_hour": ready / hours if hours > 0 else math.nan,
+    }

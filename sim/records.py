@@ -1,0 +1,63 @@
+"""Job records: what the station persists about every job, kept as preallocated columns.
+
+For each job: the time it reached each status (NaN where it never did; IQM's timeline entries), its current
+status, the stage a failure happened in, the error (a short user message and a full log) and the instrument it
+ran on. Every status change goes through ``advance``, which checks the move against the lifecycle and raises
+``IllegalTransition`` at once if it breaks it. Station-level happenings (calibrations, restarts, faults, aborts
+of finished jobs) are appended to ``events``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from sim.status import N_STATUSES, NOT_RECEIVED, READY, check_transition
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to the station rather than to one job's lifecycle."""
+
+    t: float
+    kind: str
+    job_id: int | None = None
+    detail: str = ""
+
+
+class JobRecords:
+    """Columns of per-job state for ``n`` jobs with ids 0 .. n-1."""
+
+    def __init__(self, n: int) -> None:
+        self.times: npt.NDArray[np.float64] = np.full((n, N_STATUSES), np.nan)
+        self.status: list[int] = [NOT_RECEIVED] * n
+        """Current status code of each job (a list: read and written on the hot path)."""
+        self.instrument = np.full(n, -1, dtype=np.int64)
+        self.failed_stage: dict[int, str] = {}
+        self.user_error_message: dict[int, str] = {}
+        self.full_error_log: dict[int, str] = {}
+        self.events: list[Event] = []
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+    def advance(self, job_id: int, code: int, t: float) -> None:
+        """Record that job ``job_id`` reached status ``code`` at time ``t``; illegal moves raise at once."""
+        old = self.status[job_id]
+        if code != old + 1 or code > READY:
+            check_transition(job_id, old, code)
+        self.status[job_id] = code
+        self.times[job_id, code] = t
+
+    def fail(self, job_id: int, code: int, t: float, stage: str, user_message: str, log: str) -> None:
+        """Record a failure in ``stage`` with its error (``code`` is FAILED)."""
+        self.advance(job_id, code, t)
+        self.failed_stage[job_id] = stage
+        self.user_error_message[job_id] = user_message
+        self.full_error_log[job_id] = log
+
+    def final_status(self) -> npt.NDArray[np.int64]:
+        """Each job's last status code (NOT_RECEIVED for jobs the run never received)."""
+        return np.asarray(self.status, dtype=np.int64)

@@ -1,0 +1,115 @@
+"""The outcome of one run: the scenario and seed, the workload, the job records, and how long it all took.
+
+Results are flat columns from which every table is a filter or a group-by: ``jobs`` (one row per job with its
+workload fields, final status and error) and ``transitions`` (one row per status each job reached, IQM's
+timeline entries), as numpy arrays or pandas DataFrames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sim.records import JobRecords
+from sim.scenario import JOB_KINDS, Scenario
+from sim.status import NOT_RECEIVED, STATUSES
+from sim.workload import Workload
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+STATUS_VALUES = tuple(s.value for s in STATUSES)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    scenario: Scenario
+    seed: int
+    workload: Workload
+    records: JobRecords
+    sim_time: float
+    """Simulated seconds from the start of the run to its end."""
+    wall_seconds: float
+
+    @property
+    def times(self) -> npt.NDArray[np.float64]:
+        """Time each job reached each status: shape (jobs, statuses), NaN where it never did."""
+        return self.records.times
+
+    @cached_property
+    def final_status(self) -> npt.NDArray[np.int64]:
+        return self.records.final_status()
+
+    def status_counts(self) -> dict[str, int]:
+        """Jobs per current status value, plus ``not_received`` for jobs submitted after the run ended."""
+        codes, counts = np.unique(self.final_status, return_counts=True)
+        return {("not_received" if c == NOT_RECEIVED else STATUS_VALUES[c]): int(n)
+                for c, n in zip(codes, counts, strict=True)}
+
+    def job_columns(self) -> dict[str, npt.NDArray[Any]]:
+        """The ``jobs`` table as columns (statuses as their lower-case values, None before receipt)."""
+        w = self.workload
+        final = self.final_status
+        status_names = np.array([*STATUS_VALUES, None], dtype=object)
+        records = self.records
+        return {
+            "job_id": np.arange(len(w)),
+            "job_class": np.array(w.class_names, dtype=object)[w.job_class],
+            "job_type": np.array(JOB_KINDS, dtype=object)[w.kind],
+            "circuits": w.circuits,
+            "shots": w.shots,
+            "depth": w.depth,
+            "sweep_points": w.sweep_points,
+            "user": np.array(w.users, dtype=object)[w.user],
+            "priority": w.priority,
+            "submitted_at": w.submitted_at,
+            "final_status": status_names[final],
+            "instrument": records.instrument,
+            "failed_stage": _optional(records.failed_stage, len(w)),
+            "user_error_message": _optional(records.user_error_message, len(w)),
+            "full_error_log": _optional(records.full_error_log, len(w)),
+        }
+
+    def transition_columns(self) -> dict[str, npt.NDArray[Any]]:
+        """The ``transitions`` table as columns, ordered by job and then status."""
+        job_id, code = np.nonzero(~np.isnan(self.times))
+        return {"job_id": job_id, "status": np.array(STATUS_VALUES, dtype=object)[code],
+                "t": self.times[job_id, code]}
+
+    def jobs_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self.job_columns()).set_index("job_id")
+
+    def transitions_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self.transition_columns())
+
+    def times_frame(self) -> pd.DataFrame:
+        """One row per job, one column per status value: the time it was reached (NaN if never)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.times, columns=list(STATUS_VALUES)).rename_axis("job_id")
+
+    def events_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        rows = [(e.t, e.kind, e.job_id, e.detail) for e in self.records.events]
+        return pd.DataFrame(rows, columns=["t", "kind", "job_id", "detail"])
+
+    def summary(self) -> dict[str, Any]:
+        from sim.metrics import summarize
+
+        return summarize(self)
+
+
+def _optional(values: dict[int, str], n: int) -> npt.NDArray[np.object_]:
+    column = np.full(n, None, dtype=object)
+    for job_id, text in values.items():
+        column[job_id] = text
+    return column

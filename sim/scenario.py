@@ -1,0 +1,364 @@
+"""Scenarios: the validated, frozen configuration of one simulated station.
+
+A scenario is a TOML file with one table per concept::
+
+    [run]             how many jobs, which seed, an optional horizon
+    [arrivals]        a Poisson rate ("300/h") or an explicit list of submission times
+    [[workload]]      job classes with weights: circuits, shots, depth, users, priority
+    [stages.NAME]     workers and service-time distribution of validation, calibration, compilation,
+                      save_metadata and post_processing
+    [scheduler]       the policy of the execution queue
+    [hardware]        instruments and their device profiles
+
+Every default lives in one place: the field defaults of the dataclasses below. The file is validated once, at
+load; anything wrong raises ``ScenarioError`` naming the file, the key path, what is wrong and what was
+expected. ``Scenario.raw`` keeps the parsed TOML so that sweeps can change one key and validate again.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from hardware_mock.device import PRESETS, DeviceProfile
+from sim.distributions import Constant, Distribution, FieldError, count, parse_distribution
+from sim.units import parse_duration, parse_rate
+
+STAGE_NAMES = ("validation", "calibration", "compilation", "save_metadata", "post_processing")
+POLICIES = ("fifo", "priority")
+JOB_KINDS = ("circuit", "pulse")
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used: names the file, the key and what was expected."""
+
+    def __init__(self, source: str, key: str, message: str) -> None:
+        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+        self.source = source
+        self.key = key
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    jobs: int = 10_000
+    """Jobs submitted in the run (the first ``jobs`` of an explicit submission list)."""
+    seed: int = 0
+    horizon: float | None = None
+    """Simulated seconds after which the run stops, with jobs still in flight; None runs until all end."""
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    rate: float | None = None
+    """Poisson arrivals per second."""
+    times: tuple[float, ...] | None = None
+    """Explicit submission times (seconds from the start, non-decreasing)."""
+
+    @property
+    def mean_rate(self) -> float:
+        if self.rate is not None:
+            return self.rate
+        assert self.times is not None
+        span = self.times[-1] - self.times[0]
+        return (len(self.times) - 1) / span if span > 0 else math.inf
+
+
+@dataclass(frozen=True)
+class JobClass:
+    """One kind of job in the workload mix."""
+
+    name: str = "circuits"
+    weight: float = 1.0
+    kind: str = "circuit"
+    """``circuit`` (compiled on the server) or ``pulse`` (a sweep that carries its own schedules)."""
+    circuits: Distribution = Constant(1)
+    shots: Distribution = Constant(1000)
+    depth: Distribution = Constant(20)
+    sweep_points: Distribution = Constant(1)
+    users: tuple[str, ...] = ("user",)
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A pool of workers and the time one job takes in it.
+
+    Service time = ``duration`` + ``per_layer`` x circuits x depth x sweep points + ``per_shot`` x circuits x
+    shots x sweep points. Infinite workers with zero duration make a stage that never queues and costs no events.
+    """
+
+    workers: float = math.inf
+    duration: Distribution = Constant(0.0)
+    per_layer: float = 0.0
+    per_shot: float = 0.0
+
+    @property
+    def is_instant(self) -> bool:
+        return (math.isinf(self.workers) and isinstance(self.duration, Constant) and self.duration.value == 0
+                and self.per_layer == 0 and self.per_shot == 0)
+
+
+@dataclass(frozen=True)
+class Stages:
+    validation: Stage = Stage()
+    calibration: Stage = Stage()
+    compilation: Stage = Stage()
+    save_metadata: Stage = Stage()
+    post_processing: Stage = Stage()
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    policy: str = "fifo"
+
+
+@dataclass(frozen=True)
+class Hardware:
+    devices: tuple[DeviceProfile, ...] = (PRESETS["garnet"],)
+    """One profile per instrument."""
+    execution_time: Distribution | None = None
+    """Replaces the timing model by a plain distribution (queueing-theory checks, what-if studies)."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str = "scenario"
+    run: RunSettings = RunSettings()
+    arrivals: Arrivals = Arrivals(rate=1.0)
+    workload: tuple[JobClass, ...] = (JobClass(),)
+    stages: Stages = Stages()
+    scheduler: Scheduler = Scheduler()
+    hardware: Hardware = Hardware()
+    source: str = "<scenario>"
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Scenario:
+        """Load and validate a scenario file."""
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ScenarioError(source, "", "no such file") from None
+        except OSError as error:
+            raise ScenarioError(source, "", f"cannot read the file ({error.strerror})") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ScenarioError(source, "", f"not valid TOML ({error})") from None
+        return cls.from_dict(data, source=source, name=Path(path).stem)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>", name: str | None = None) -> Scenario:
+        """Validate a scenario given as nested dictionaries (the TOML structure)."""
+        return _build_scenario(_Table(source, "", data), data, name)
+
+    def with_values(self, changes: Mapping[str, Any]) -> Scenario:
+        """A new scenario with dotted keys changed (``{"stages.compilation.workers": 8}``), validated again."""
+        data = copy.deepcopy(dict(self.raw))
+        for dotted, value in changes.items():
+            *parents, leaf = dotted.split(".")
+            table = data
+            for part in parents:
+                table = table.setdefault(part, {})
+                if not isinstance(table, dict):
+                    raise ScenarioError(self.source, dotted, f"{part!r} is not a table")
+            table[leaf] = value
+        return Scenario.from_dict(data, source=self.source, name=self.name)
+
+    def to_json(self) -> str:
+        """The scenario as JSON (its TOML data), for the results database."""
+        return json.dumps({"name": self.name, "source": self.source, **self.raw}, sort_keys=True, default=str)
+
+
+# --- validation ---------------------------------------------------------------------------------------------
+
+Parser = Callable[[Any], Any]
+
+
+class _Table:
+    """A TOML table being validated: knows its file and key path so that every error can name them."""
+
+    def __init__(self, source: str, path: str, data: object) -> None:
+        self.source = source
+        self.path = path
+        if not isinstance(data, Mapping):
+            raise self.error("", f"expected a table, got {data!r}")
+        self.data: Mapping[str, Any] = data
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def error(self, name: str, message: str) -> ScenarioError:
+        return ScenarioError(self.source, self.key(name) if name else self.path, message)
+
+    def table(self, name: str) -> _Table:
+        return _Table(self.source, self.key(name), self.data.get(name, {}))
+
+    def parse(self, name: str, parser: Parser) -> Any:
+        try:
+            return parser(self.data[name])
+        except FieldError as error:
+            key = f"{name}.{error.field}" if error.field else name
+            raise self.error(key, error.message) from None
+        except ValueError as error:
+            raise self.error(name, str(error)) from None
+
+    def build(self, cls: type, parsers: Mapping[str, Parser]) -> Any:
+        """``cls(**parsed values)``: every key must have a parser; absent keys take the dataclass default."""
+        for name in self.data:
+            if name not in parsers:
+                raise self.error(name, f"unknown key; expected one of {', '.join(parsers)}")
+        kwargs = {name: self.parse(name, parser) for name, parser in parsers.items() if name in self.data}
+        for f in fields(cls):
+            required = f.default is MISSING and f.default_factory is MISSING
+            if required and f.name not in kwargs:
+                raise self.error(f.name, "missing; this key is required")
+        return cls(**kwargs)
+
+
+def _integer(minimum: int) -> Parser:
+    def parse(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected a whole number, got {value!r}")
+        if value < minimum:
+            raise ValueError(f"expected a whole number of at least {minimum}, got {value}")
+        return value
+    return parse
+
+
+def _workers(value: object) -> float:
+    if isinstance(value, float) and math.isinf(value) and value > 0:
+        return value
+    return float(_integer(1)(value))
+
+
+def _fraction_number(value: object) -> float:
+    number = count(value)
+    if number <= 0:
+        raise ValueError(f"expected a number above zero, got {value!r}")
+    return number
+
+
+def _choice(options: tuple[str, ...]) -> Parser:
+    def parse(value: object) -> str:
+        if value not in options:
+            raise ValueError(f"unknown value {value!r}; expected one of {', '.join(options)}")
+        return str(value)
+    return parse
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"expected a non-empty list of names, got {value!r}")
+    return tuple(value)
+
+
+def _times(value: object) -> tuple[float, ...]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"expected a non-empty list of submission times, got {value!r}")
+    times = tuple(parse_duration(v) for v in value)
+    if any(b < a for a, b in zip(times, times[1:], strict=False)):
+        raise ValueError("expected submission times in non-decreasing order")
+    return times
+
+
+def _distribution(parser: Parser) -> Parser:
+    return lambda spec: parse_distribution(spec, parser)
+
+
+def _device(source: str, path: str) -> Parser:
+    def parse(value: object) -> DeviceProfile:
+        if isinstance(value, str):
+            if value not in PRESETS:
+                raise ValueError(f"unknown device preset {value!r}; expected one of {', '.join(PRESETS)}")
+            return PRESETS[value]
+        table = _Table(source, path, value)
+        base = PRESETS[table.parse("preset", _choice(tuple(PRESETS)))] if "preset" in table.data else None
+        parsers: dict[str, Parser] = {"preset": str, "name": str, "qubits": _integer(1),
+                                      "max_shots": _integer(1), "max_circuit_duration_over_t2": count}
+        timing = [f.name for f in fields(DeviceProfile) if f.name not in parsers]
+        parsers.update({name: parse_duration for name in timing})
+        values = {f.name: getattr(base, f.name) for f in fields(DeviceProfile)} if base else {}
+        for name in table.data:
+            if name not in parsers:
+                raise table.error(name, f"unknown key; expected one of {', '.join(parsers)}")
+            if name != "preset":
+                values[name] = table.parse(name, parsers[name])
+        missing = [f.name for f in fields(DeviceProfile) if f.default is MISSING and f.name not in values]
+        if missing:
+            raise table.error(missing[0], "missing; give it or name a preset to start from")
+        return DeviceProfile(**values)
+    return parse
+
+
+def _build_hardware(table: _Table) -> Hardware:
+    allowed = ("instruments", "device", "devices", "execution_time")
+    for name in table.data:
+        if name not in allowed:
+            raise table.error(name, f"unknown key; expected one of {', '.join(allowed)}")
+    if "device" in table.data and "devices" in table.data:
+        raise table.error("devices", "give either device (one profile for every instrument) or devices")
+    if "devices" in table.data:
+        raw = table.data["devices"]
+        if not isinstance(raw, list) or not raw:
+            raise table.error("devices", f"expected a non-empty list of device presets or tables, got {raw!r}")
+        devices = tuple(_Table(table.source, "", {"d": d}).parse("d", _device(table.source, table.key(
+            f"devices[{i}]"))) for i, d in enumerate(raw))
+        if "instruments" in table.data and table.parse("instruments", _integer(1)) != len(devices):
+            raise table.error("instruments", "must equal the number of entries in devices")
+    else:
+        device = table.parse("device", _device(table.source, table.key("device"))) \
+            if "device" in table.data else Hardware().devices[0]
+        devices = (device,) * (table.parse("instruments", _integer(1)) if "instruments" in table.data else 1)
+    execution = table.parse("execution_time", _distribution(parse_duration)) \
+        if "execution_time" in table.data else None
+    return Hardware(devices=devices, execution_time=execution)
+
+
+def _build_workload(source: str, data: object) -> tuple[JobClass, ...]:
+    if data is None:
+        return Scenario().workload
+    if not isinstance(data, list) or not data:
+        raise ScenarioError(source, "workload", "expected one or more [[workload]] tables")
+    counts = _distribution(count)
+    parsers: dict[str, Parser] = {
+        "name": str, "weight": _fraction_number, "kind": _choice(JOB_KINDS), "circuits": counts,
+        "shots": counts, "depth": counts, "sweep_points": counts, "users": _names, "priority": _integer(0),
+    }
+    classes = tuple(_Table(source, f"workload[{i}]", entry).build(JobClass, parsers) for i, entry in enumerate(data))
+    names = [c.name for c in classes]
+    if len(set(names)) != len(names):
+        raise ScenarioError(source, "workload", f"job class names must differ, got {names}")
+    return classes
+
+
+def _build_scenario(root: _Table, data: Mapping[str, Any], name: str | None) -> Scenario:
+    sections = ("name", "run", "arrivals", "workload", "stages", "scheduler", "hardware")
+    for key in data:
+        if key not in sections:
+            raise root.error(key, f"unknown section; expected one of {', '.join(sections)}")
+    run = root.table("run").build(RunSettings, {"jobs": _integer(1), "seed": _integer(0), "horizon": parse_duration})
+    arrivals_table = root.table("arrivals")
+    arrivals = arrivals_table.build(Arrivals, {"rate": parse_rate, "times": _times})
+    if (arrivals.rate is None) == (arrivals.times is None):
+        raise arrivals_table.error("rate", "give exactly one of rate (Poisson, such as \"300/h\") or times")
+    stages_table = root.table("stages")
+    for key in stages_table.data:
+        if key not in STAGE_NAMES:
+            raise stages_table.error(key, f"unknown stage; expected one of {', '.join(STAGE_NAMES)}")
+    stage_parsers: dict[str, Parser] = {"workers": _workers, "duration": _distribution(parse_duration),
+                                        "per_layer": parse_duration, "per_shot": parse_duration}
+    stages = Stages(**{s: stages_table.table(s).build(Stage, stage_parsers) for s in STAGE_NAMES})
+    scheduler = root.table("scheduler").build(Scheduler, {"policy": _choice(POLICIES)})
+    hardware = _build_hardware(root.table("hardware"))
+    title = root.parse("name", str) if "name" in data else (name or "scenario")
+    return Scenario(name=title, run=run, arrivals=arrivals, workload=_build_workload(root.source, data.get("workload")),
+                    stages=stages, scheduler=scheduler, hardware=hardware, source=root.source, raw=dict(data))

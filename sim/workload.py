@@ -1,0 +1,90 @@
+"""The workload: every job a run will submit, drawn up front as columns.
+
+Submission times come from the arrival process (Poisson or an explicit list); each job's class comes from
+the workload mix, and its size (circuits, shots, depth, sweep points), user and priority from its class. All
+of it is sampled in vectorised blocks from the run's own streams (``arrivals`` and ``workload``) before the
+simulation starts, so job ``j`` is the same job in every scenario that shares the arrival and workload
+sections: the basis of common random numbers across the points of a sweep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from sim.scenario import JOB_KINDS, Scenario
+from sim.streams import RandomStreams
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The jobs of one run, one entry per job id (0, 1, ...), in submission order."""
+
+    submitted_at: FloatArray
+    job_class: IntArray
+    kind: IntArray
+    """Index into ``JOB_KINDS``: 0 circuit, 1 pulse."""
+    circuits: IntArray
+    shots: IntArray
+    depth: IntArray
+    sweep_points: IntArray
+    user: IntArray
+    """Index into ``users``."""
+    priority: IntArray
+    class_names: tuple[str, ...]
+    users: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.submitted_at)
+
+    @property
+    def layers(self) -> FloatArray:
+        """Circuit layers to compile or run at every sweep point: circuits x depth x sweep points."""
+        return (self.circuits * self.depth * self.sweep_points).astype(float)
+
+    @property
+    def total_shots(self) -> FloatArray:
+        return (self.circuits * self.shots * self.sweep_points).astype(float)
+
+
+def submission_times(scenario: Scenario, jobs: int, streams: RandomStreams) -> FloatArray:
+    """When each of ``jobs`` jobs is submitted (seconds from the start of the run)."""
+    arrivals = scenario.arrivals
+    if arrivals.times is not None:
+        return np.asarray(arrivals.times[:jobs], dtype=float)
+    assert arrivals.rate is not None
+    return np.cumsum(streams("arrivals").exponential(1.0 / arrivals.rate, jobs))
+
+
+def _positive_ints(values: FloatArray) -> IntArray:
+    return np.maximum(np.rint(values), 1).astype(np.int64)
+
+
+def sample_workload(scenario: Scenario, jobs: int, streams: RandomStreams) -> Workload:
+    """Draw the whole workload of a run of ``jobs`` jobs."""
+    submitted = submission_times(scenario, jobs, streams)
+    n = len(submitted)
+    rng = streams("workload")
+    classes = scenario.workload
+    weights = np.array([c.weight for c in classes])
+    job_class = rng.choice(len(classes), size=n, p=weights / weights.sum()).astype(np.int64)
+    users = tuple(dict.fromkeys(u for c in classes for u in c.users))
+    columns = {name: np.ones(n, dtype=np.int64) for name in ("circuits", "shots", "depth", "sweep_points")}
+    kind, user, priority = (np.zeros(n, dtype=np.int64) for _ in range(3))
+    for index, job_class_spec in enumerate(classes):
+        members = np.flatnonzero(job_class == index)
+        if members.size == 0:
+            continue
+        for name, column in columns.items():
+            column[members] = _positive_ints(getattr(job_class_spec, name).sample(rng, members.size))
+        kind[members] = JOB_KINDS.index(job_class_spec.kind)
+        class_users = np.array([users.index(u) for u in job_class_spec.users])
+        user[members] = class_users[rng.integers(0, len(class_users), members.size)]
+        priority[members] = job_class_spec.priority
+    return Workload(submitted_at=submitted, job_class=job_class, kind=kind, user=user, priority=priority,
+                    class_names=tuple(c.name for c in classes), users=users, **columns)
