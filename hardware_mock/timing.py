@@ -28,7 +28,8 @@ FloatArray = npt.NDArray[np.float64]
 
 def circuit_duration(device: DeviceProfile, depth: ArrayLike) -> FloatArray:
     """Duration of one shot of a circuit of ``depth`` layers, readout included."""
-    return np.asarray(depth, dtype=float) * device.layer_duration + device.readout
+    duration: FloatArray = np.asarray(depth, dtype=float) * device.layer_duration + device.readout
+    return duration
 
 
 def execution_time(
@@ -42,7 +43,8 @@ def execution_time(
     per_shot = circuit_duration(device, depth) + device.end_delay + device.transfer_per_shot
     per_circuit = np.asarray(shots, dtype=float) * per_shot + device.circuit_overhead
     spots = np.asarray(sweep_points, dtype=float)
-    return device.job_overhead + spots * np.asarray(circuits, dtype=float) * per_circuit
+    seconds: FloatArray = device.job_overhead + spots * np.asarray(circuits, dtype=float) * per_circuit
+    return seconds
 
 
 def iqm_qpu_runtime(device: DeviceProfile, circuits: ArrayLike, shots: ArrayLike, depth: ArrayLike,
@@ -51,4 +53,5 @@ def iqm_qpu_runtime(device: DeviceProfile, circuits: ArrayLike, shots: ArrayLike
     segments = np.asarray(circuits, dtype=float)
     total_segment_time = segments * circuit_duration(device, depth)
     playlist = np.asarray(shots, dtype=float) * (segments * device.end_delay + total_segment_time)
-    return playlist * np.asarray(sweep_points, dtype=float)
+    seconds: FloatArray = playlist * np.asarray(sweep_points, dtype=float)
+    return seconds

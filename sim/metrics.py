@@ -27,7 +27,7 @@ def describe(values: npt.NDArray[np.float64]) -> dict[str, float]:
     """Mean, p50, p95, p99 and max of the finite values (NaN for each when there are none)."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
-        return {"mean": math.nan, **{k: math.nan for k in QUANTILES}, "max": math.nan}
+        return {"mean": math.nan, **dict.fromkeys(QUANTILES, math.nan), "max": math.nan}
     q = np.percentile(finite, list(QUANTILES.values()))
     return {"mean": float(finite.mean()), **{k: float(v) for k, v in zip(QUANTILES, q, strict=True)},
             "max": float(finite.max())}

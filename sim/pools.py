@@ -116,7 +116,8 @@ class Pool:
         """Withdraw a job's request: out of the queue if it still waits, or pass on a server granted to it
         that it never took up (it was interrupted in the same instant)."""
         if grant.triggered:
-            self.release(grant.value)
+            server = int(grant.value)
+            self.release(server)
         else:
             del self._waiting[job_id]
             self.queue.remove(job_id)

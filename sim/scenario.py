@@ -18,6 +18,7 @@ expected. ``Scenario.raw`` keeps the parsed TOML so that sweeps can change one k
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 import tomllib
@@ -265,7 +266,7 @@ def _times(value: object) -> tuple[float, ...]:
     if not isinstance(value, list) or not value:
         raise ValueError(f"expected a non-empty list of submission times, got {value!r}")
     times = tuple(parse_duration(v) for v in value)
-    if any(b < a for a, b in zip(times, times[1:], strict=False)):
+    if any(b < a for a, b in itertools.pairwise(times)):
         raise ValueError("expected submission times in non-decreasing order")
     return times
 
@@ -285,7 +286,7 @@ def _device(source: str, path: str) -> Parser:
         parsers: dict[str, Parser] = {"preset": str, "name": str, "qubits": _integer(1),
                                       "max_shots": _integer(1), "max_circuit_duration_over_t2": count}
         timing = [f.name for f in fields(DeviceProfile) if f.name not in parsers]
-        parsers.update({name: parse_duration for name in timing})
+        parsers.update(dict.fromkeys(timing, parse_duration))
         values = {f.name: getattr(base, f.name) for f in fields(DeviceProfile)} if base else {}
         for name in table.data:
             if name not in parsers:

@@ -52,7 +52,8 @@ def service_times(stage: Stage, name: str, workload: Workload, rng: np.random.Ge
         times = times + stage.per_shot * workload.total_shots
     if name == "compilation":
         times = np.where(workload.kind == 1, 0.0, times)  # pulse-level jobs carry their own schedules
-    return times.tolist()
+    as_list: list[float] = times.tolist()
+    return as_list
 
 
 class Station:

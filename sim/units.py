@@ -39,7 +39,7 @@ def parse_duration(value: object) -> float:
         seconds = float(value)
     elif isinstance(value, str):
         parts = _split(value)
-        if parts is None or parts[1] not in SECONDS_PER_UNIT and parts[1] != "":
+        if parts is None or (parts[1] not in SECONDS_PER_UNIT and parts[1] != ""):
             raise ValueError(f"expected a duration with a unit ({_UNITS}), such as \"250us\", got {value!r}")
         number, unit = parts
         seconds = number * SECONDS_PER_UNIT.get(unit, 1.0)
