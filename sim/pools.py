@@ -116,8 +116,7 @@ class Pool:
         """Withdraw a job's request: out of the queue if it still waits, or pass on a server granted to it
         that it never took up (it was interrupted in the same instant)."""
         if grant.triggered:
-            server = int(grant.value)
-            self.release(server)
+            self.release(grant.value)  # type: ignore[arg-type]  # a granted event's value is its server index
         else:
             del self._waiting[job_id]
             self.queue.remove(job_id)
