@@ -9,15 +9,19 @@ moving each shot's data). Presets reproduce published figures; each figure names
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class DeviceProfile:
-    """Timing and limits of one QPU model."""
+    """Timing and limits of one QPU model.
 
-    name: str
-    qubits: int
+    Fields are times in seconds unless their metadata names another ``unit`` (``count``, ``number``,
+    ``fraction``, ``text``); scenarios parse each field by that unit.
+    """
+
+    name: str = field(metadata={"unit": "text"})
+    qubits: int = field(metadata={"unit": "count"})
     single_qubit_gate: float
     two_qubit_gate: float
     readout: float
@@ -31,8 +35,8 @@ class DeviceProfile:
     """Per circuit (playlist segment) and sweep point: upload and sequencing."""
     transfer_per_shot: float = 0.0
     """Moving one shot's measurement data off the controllers."""
-    max_shots: int = 100_000
-    max_circuit_duration_over_t2: float = 1.0
+    max_shots: int = field(default=100_000, metadata={"unit": "count"})
+    max_circuit_duration_over_t2: float = field(default=1.0, metadata={"unit": "number"})
     """IQM's server default: a circuit longer than this fraction of the shortest T2 is rejected."""
 
     @property

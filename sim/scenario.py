@@ -23,7 +23,7 @@ import json
 import math
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +206,8 @@ class _Table:
     def parse(self, name: str, parser: Parser) -> Any:
         try:
             return parser(self.data[name])
+        except ScenarioError:
+            raise
         except FieldError as error:
             key = f"{name}.{error.field}" if error.field else name
             raise self.error(key, error.message) from None
@@ -283,10 +285,8 @@ def _device(source: str, path: str) -> Parser:
             return PRESETS[value]
         table = _Table(source, path, value)
         base = PRESETS[table.parse("preset", _choice(tuple(PRESETS)))] if "preset" in table.data else None
-        parsers: dict[str, Parser] = {"preset": str, "name": str, "qubits": _integer(1),
-                                      "max_shots": _integer(1), "max_circuit_duration_over_t2": count}
-        timing = [f.name for f in fields(DeviceProfile) if f.name not in parsers]
-        parsers.update(dict.fromkeys(timing, parse_duration))
+        parsers: dict[str, Parser] = {"preset": str}
+        parsers.update({f.name: _device_field_parser(f) for f in fields(DeviceProfile)})
         values = {f.name: getattr(base, f.name) for f in fields(DeviceProfile)} if base else {}
         for name in table.data:
             if name not in parsers:
@@ -298,6 +298,21 @@ def _device(source: str, path: str) -> Parser:
             raise table.error(missing[0], "missing; give it or name a preset to start from")
         return DeviceProfile(**values)
     return parse
+
+
+def _device_field_parser(f: Field[Any]) -> Parser:
+    """Device fields are durations in seconds unless their metadata names another unit."""
+    unit = f.metadata.get("unit", "seconds")
+    parsers: dict[str, Parser] = {"seconds": parse_duration, "count": _integer(0), "number": count,
+                                  "fraction": _fraction, "text": str}
+    return parsers[unit]
+
+
+def _fraction(value: object) -> float:
+    number = count(value)
+    if number > 1:
+        raise ValueError(f"expected a probability between 0 and 1, got {value!r}")
+    return number
 
 
 def _build_hardware(table: _Table) -> Hardware:
