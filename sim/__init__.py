@@ -11,8 +11,9 @@ and end READY, FAILED or ABORTED.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from sim.config import ScenarioError
 from sim.results import RunResult
-from sim.scenario import Scenario, ScenarioError
+from sim.scenario import Scenario
 from sim.simulation import load_scenario, simulate
 from sim.status import IllegalTransition, JobStatus
 

@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sim.config import ScenarioError
 from sim.report import summary_table, write_summary_json
-from sim.scenario import ScenarioError
 from sim.simulation import load_scenario, simulate
 from sim.store import connect, write_run
 

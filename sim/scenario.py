@@ -18,32 +18,34 @@ expected. ``Scenario.raw`` keeps the parsed TOML so that sweeps can change one k
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 import math
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from hardware_mock.device import PRESETS, DeviceProfile
-from sim.distributions import Constant, Distribution, FieldError, count, parse_distribution
+from sim.config import (
+    Parser,
+    ScenarioError,
+    Table,
+    choice,
+    distribution,
+    integer,
+    names,
+    positive_number,
+    probability,
+    times_list,
+    workers,
+)
+from sim.distributions import Constant, Distribution, count
 from sim.units import parse_duration, parse_rate
 
 STAGE_NAMES = ("validation", "calibration", "compilation", "save_metadata", "post_processing")
 POLICIES = ("fifo", "priority")
 JOB_KINDS = ("circuit", "pulse")
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be used: names the file, the key and what was expected."""
-
-    def __init__(self, source: str, key: str, message: str) -> None:
-        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
-        self.source = source
-        self.key = key
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ class Scenario:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>", name: str | None = None) -> Scenario:
         """Validate a scenario given as nested dictionaries (the TOML structure)."""
-        return _build_scenario(_Table(source, "", data), data, name)
+        return _build_scenario(Table(source, "", data), data, name)
 
     def with_values(self, changes: Mapping[str, Any]) -> Scenario:
         """A new scenario with dotted keys changed (``{"stages.compilation.workers": 8}``), validated again."""
@@ -181,110 +183,14 @@ class Scenario:
 
 # --- validation ---------------------------------------------------------------------------------------------
 
-Parser = Callable[[Any], Any]
-
-
-class _Table:
-    """A TOML table being validated: knows its file and key path so that every error can name them."""
-
-    def __init__(self, source: str, path: str, data: object) -> None:
-        self.source = source
-        self.path = path
-        if not isinstance(data, Mapping):
-            raise self.error("", f"expected a table, got {data!r}")
-        self.data: Mapping[str, Any] = data
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def error(self, name: str, message: str) -> ScenarioError:
-        return ScenarioError(self.source, self.key(name) if name else self.path, message)
-
-    def table(self, name: str) -> _Table:
-        return _Table(self.source, self.key(name), self.data.get(name, {}))
-
-    def parse(self, name: str, parser: Parser) -> Any:
-        try:
-            return parser(self.data[name])
-        except ScenarioError:
-            raise
-        except FieldError as error:
-            key = f"{name}.{error.field}" if error.field else name
-            raise self.error(key, error.message) from None
-        except ValueError as error:
-            raise self.error(name, str(error)) from None
-
-    def build(self, cls: type, parsers: Mapping[str, Parser]) -> Any:
-        """``cls(**parsed values)``: every key must have a parser; absent keys take the dataclass default."""
-        for name in self.data:
-            if name not in parsers:
-                raise self.error(name, f"unknown key; expected one of {', '.join(parsers)}")
-        kwargs = {name: self.parse(name, parser) for name, parser in parsers.items() if name in self.data}
-        for f in fields(cls):
-            required = f.default is MISSING and f.default_factory is MISSING
-            if required and f.name not in kwargs:
-                raise self.error(f.name, "missing; this key is required")
-        return cls(**kwargs)
-
-
-def _integer(minimum: int) -> Parser:
-    def parse(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"expected a whole number, got {value!r}")
-        if value < minimum:
-            raise ValueError(f"expected a whole number of at least {minimum}, got {value}")
-        return value
-    return parse
-
-
-def _workers(value: object) -> float:
-    if isinstance(value, float) and math.isinf(value) and value > 0:
-        return value
-    return float(_integer(1)(value))
-
-
-def _fraction_number(value: object) -> float:
-    number = count(value)
-    if number <= 0:
-        raise ValueError(f"expected a number above zero, got {value!r}")
-    return number
-
-
-def _choice(options: tuple[str, ...]) -> Parser:
-    def parse(value: object) -> str:
-        if value not in options:
-            raise ValueError(f"unknown value {value!r}; expected one of {', '.join(options)}")
-        return str(value)
-    return parse
-
-
-def _names(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise ValueError(f"expected a non-empty list of names, got {value!r}")
-    return tuple(value)
-
-
-def _times(value: object) -> tuple[float, ...]:
-    if not isinstance(value, list) or not value:
-        raise ValueError(f"expected a non-empty list of submission times, got {value!r}")
-    times = tuple(parse_duration(v) for v in value)
-    if any(b < a for a, b in itertools.pairwise(times)):
-        raise ValueError("expected submission times in non-decreasing order")
-    return times
-
-
-def _distribution(parser: Parser) -> Parser:
-    return lambda spec: parse_distribution(spec, parser)
-
-
 def _device(source: str, path: str) -> Parser:
     def parse(value: object) -> DeviceProfile:
         if isinstance(value, str):
             if value not in PRESETS:
                 raise ValueError(f"unknown device preset {value!r}; expected one of {', '.join(PRESETS)}")
             return PRESETS[value]
-        table = _Table(source, path, value)
-        base = PRESETS[table.parse("preset", _choice(tuple(PRESETS)))] if "preset" in table.data else None
+        table = Table(source, path, value)
+        base = PRESETS[table.parse("preset", choice(tuple(PRESETS)))] if "preset" in table.data else None
         parsers: dict[str, Parser] = {"preset": str}
         parsers.update({f.name: _device_field_parser(f) for f in fields(DeviceProfile)})
         values = {f.name: getattr(base, f.name) for f in fields(DeviceProfile)} if base else {}
@@ -303,19 +209,12 @@ def _device(source: str, path: str) -> Parser:
 def _device_field_parser(f: Field[Any]) -> Parser:
     """Device fields are durations in seconds unless their metadata names another unit."""
     unit = f.metadata.get("unit", "seconds")
-    parsers: dict[str, Parser] = {"seconds": parse_duration, "count": _integer(0), "number": count,
-                                  "fraction": _fraction, "text": str}
+    parsers: dict[str, Parser] = {"seconds": parse_duration, "count": integer(0), "number": count,
+                                  "fraction": probability, "text": str}
     return parsers[unit]
 
 
-def _fraction(value: object) -> float:
-    number = count(value)
-    if number > 1:
-        raise ValueError(f"expected a probability between 0 and 1, got {value!r}")
-    return number
-
-
-def _build_hardware(table: _Table) -> Hardware:
+def _build_hardware(table: Table) -> Hardware:
     allowed = ("instruments", "device", "devices", "execution_time")
     for name in table.data:
         if name not in allowed:
@@ -326,15 +225,15 @@ def _build_hardware(table: _Table) -> Hardware:
         raw = table.data["devices"]
         if not isinstance(raw, list) or not raw:
             raise table.error("devices", f"expected a non-empty list of device presets or tables, got {raw!r}")
-        devices = tuple(_Table(table.source, "", {"d": d}).parse("d", _device(table.source, table.key(
+        devices = tuple(Table(table.source, "", {"d": d}).parse("d", _device(table.source, table.key(
             f"devices[{i}]"))) for i, d in enumerate(raw))
-        if "instruments" in table.data and table.parse("instruments", _integer(1)) != len(devices):
+        if "instruments" in table.data and table.parse("instruments", integer(1)) != len(devices):
             raise table.error("instruments", "must equal the number of entries in devices")
     else:
         device = table.parse("device", _device(table.source, table.key("device"))) \
             if "device" in table.data else Hardware().devices[0]
-        devices = (device,) * (table.parse("instruments", _integer(1)) if "instruments" in table.data else 1)
-    execution = table.parse("execution_time", _distribution(parse_duration)) \
+        devices = (device,) * (table.parse("instruments", integer(1)) if "instruments" in table.data else 1)
+    execution = table.parse("execution_time", distribution(parse_duration)) \
         if "execution_time" in table.data else None
     return Hardware(devices=devices, execution_time=execution)
 
@@ -344,36 +243,36 @@ def _build_workload(source: str, data: object) -> tuple[JobClass, ...]:
         return Scenario().workload
     if not isinstance(data, list) or not data:
         raise ScenarioError(source, "workload", "expected one or more [[workload]] tables")
-    counts = _distribution(count)
+    counts = distribution(count)
     parsers: dict[str, Parser] = {
-        "name": str, "weight": _fraction_number, "kind": _choice(JOB_KINDS), "circuits": counts,
-        "shots": counts, "depth": counts, "sweep_points": counts, "users": _names, "priority": _integer(0),
+        "name": str, "weight": positive_number, "kind": choice(JOB_KINDS), "circuits": counts,
+        "shots": counts, "depth": counts, "sweep_points": counts, "users": names, "priority": integer(0),
     }
-    classes = tuple(_Table(source, f"workload[{i}]", entry).build(JobClass, parsers) for i, entry in enumerate(data))
-    names = [c.name for c in classes]
-    if len(set(names)) != len(names):
-        raise ScenarioError(source, "workload", f"job class names must differ, got {names}")
+    classes = tuple(Table(source, f"workload[{i}]", entry).build(JobClass, parsers) for i, entry in enumerate(data))
+    class_names = [c.name for c in classes]
+    if len(set(class_names)) != len(class_names):
+        raise ScenarioError(source, "workload", f"job class names must differ, got {class_names}")
     return classes
 
 
-def _build_scenario(root: _Table, data: Mapping[str, Any], name: str | None) -> Scenario:
+def _build_scenario(root: Table, data: Mapping[str, Any], name: str | None) -> Scenario:
     sections = ("name", "run", "arrivals", "workload", "stages", "scheduler", "hardware")
     for key in data:
         if key not in sections:
             raise root.error(key, f"unknown section; expected one of {', '.join(sections)}")
-    run = root.table("run").build(RunSettings, {"jobs": _integer(1), "seed": _integer(0), "horizon": parse_duration})
+    run = root.table("run").build(RunSettings, {"jobs": integer(1), "seed": integer(0), "horizon": parse_duration})
     arrivals_table = root.table("arrivals")
-    arrivals = arrivals_table.build(Arrivals, {"rate": parse_rate, "times": _times})
+    arrivals = arrivals_table.build(Arrivals, {"rate": parse_rate, "times": times_list})
     if (arrivals.rate is None) == (arrivals.times is None):
         raise arrivals_table.error("rate", "give exactly one of rate (Poisson, such as \"300/h\") or times")
     stages_table = root.table("stages")
     for key in stages_table.data:
         if key not in STAGE_NAMES:
             raise stages_table.error(key, f"unknown stage; expected one of {', '.join(STAGE_NAMES)}")
-    stage_parsers: dict[str, Parser] = {"workers": _workers, "duration": _distribution(parse_duration),
+    stage_parsers: dict[str, Parser] = {"workers": workers, "duration": distribution(parse_duration),
                                         "per_layer": parse_duration, "per_shot": parse_duration}
     stages = Stages(**{s: stages_table.table(s).build(Stage, stage_parsers) for s in STAGE_NAMES})
-    scheduler = root.table("scheduler").build(Scheduler, {"policy": _choice(POLICIES)})
+    scheduler = root.table("scheduler").build(Scheduler, {"policy": choice(POLICIES)})
     hardware = _build_hardware(root.table("hardware"))
     title = root.parse("name", str) if "name" in data else (name or "scenario")
     return Scenario(name=title, run=run, arrivals=arrivals, workload=_build_workload(root.source, data.get("workload")),
