@@ -1,19 +1,99 @@
-"""A mocked quantum instrument backend: device profiles and the execution-time model of a QPU station.
+"""A mocked quantum instrument backend: what a QPU station does with a job once it reaches the instrument.
 
-Usable as plain Python (deterministic functions of a job's size and a device profile) and, through the
-simulator's station, inside SimPy.
+- ``device``: device profiles (gate, readout and reset times, coherence, overheads, limits) and presets from
+  published figures;
+- ``timing``: how long a job occupies the instrument, and IQM's own estimate of it;
+- ``limits``: the device limits the validation stage enforces (qubits, shots, circuit duration vs T2);
+- ``calibration``: calibration sets, their expiry, and the plan of recalibrations;
+- ``execution``: one job's run step by step: progress as IQM reports it, and where an interrupt stops it;
+- ``faults``: instrument errors, hangs and outages, drawn from a given random generator;
+- ``measurement``: optional synthetic bitstring counts with readout errors;
+- ``errors``: the (user message, full log) record of every failure.
+
+Plain Python and numpy, deterministic for given inputs and generator; the simulator's station wraps it for SimPy.
 """
 
+from hardware_mock.calibration import (
+    CalibrationPlan,
+    CalibrationSet,
+    Recalibration,
+    calibration_sets,
+    fetch_time,
+    fetch_times,
+    initial_set,
+    next_recalibration,
+    next_scheduled,
+    parse_time_of_day,
+    recalibration_times,
+    recalibrations,
+    set_at,
+    set_ids_at,
+    set_valid_at,
+)
 from hardware_mock.device import EMERALD, GARNET, HERON, PRESETS, DeviceProfile
-from hardware_mock.timing import circuit_duration, execution_time, iqm_qpu_runtime
+from hardware_mock.errors import ErrorRecord
+from hardware_mock.execution import ExecutionPlan, Interruption, Progress
+from hardware_mock.faults import (
+    FaultModel,
+    JobFault,
+    JobFaults,
+    Outages,
+    draw_job_faults,
+    draw_outages,
+    hang_timeout,
+    instrument_error,
+    outage_error,
+)
+from hardware_mock.limits import LimitReason, LimitViolation, check_job, check_jobs, max_depth, violation
+from hardware_mock.measurement import ReadoutError, sample_bits, sample_counts, sparse_random_distribution
+from hardware_mock.timing import circuit_duration, execution_time, iqm_qpu_runtime, shot_duration
 
 __all__ = [
     "EMERALD",
     "GARNET",
     "HERON",
     "PRESETS",
+    "CalibrationPlan",
+    "CalibrationSet",
     "DeviceProfile",
+    "ErrorRecord",
+    "ExecutionPlan",
+    "FaultModel",
+    "Interruption",
+    "JobFault",
+    "JobFaults",
+    "LimitReason",
+    "LimitViolation",
+    "Outages",
+    "Progress",
+    "ReadoutError",
+    "Recalibration",
+    "calibration_sets",
+    "check_job",
+    "check_jobs",
     "circuit_duration",
+    "draw_job_faults",
+    "draw_outages",
     "execution_time",
+    "fetch_time",
+    "fetch_times",
+    "hang_timeout",
+    "initial_set",
+    "instrument_error",
     "iqm_qpu_runtime",
+    "max_depth",
+    "next_recalibration",
+    "next_scheduled",
+    "outage_error",
+    "parse_time_of_day",
+    "recalibration_times",
+    "recalibrations",
+    "sample_bits",
+    "sample_counts",
+    "set_at",
+    "set_ids_at",
+    "set_valid_at",
+    "shot_duration",
+    "sparse_random_distribution",
+    "violation",
 ]

@@ -37,7 +37,10 @@ class DeviceProfile:
     """Moving one shot's measurement data off the controllers."""
     max_shots: int = field(default=100_000, metadata={"unit": "count"})
     max_circuit_duration_over_t2: float = field(default=1.0, metadata={"unit": "number"})
-    """IQM's server default: a circuit longer than this fraction of the shortest T2 is rejected."""
+    """IQM's server default: a circuit longer than this fraction of the shortest T2 is rejected; 0.0 disables."""
+    shot_batch: int = field(default=100, metadata={"unit": "count"})
+    """Shots of every circuit the controllers run between two points where they can stop: an interrupt waits for
+    the batch in progress to end. 0 makes each sweep point one batch. Not published; 100 is an assumption."""
 
     @property
     def layer_duration(self) -> float:

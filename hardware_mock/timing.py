@@ -32,6 +32,12 @@ def circuit_duration(device: DeviceProfile, depth: ArrayLike) -> FloatArray:
     return duration
 
 
+def shot_duration(device: DeviceProfile, depth: ArrayLike) -> FloatArray:
+    """One shot of one circuit on the instrument: the schedule, the reset by waiting and the data transfer."""
+    duration: FloatArray = circuit_duration(device, depth) + device.end_delay + device.transfer_per_shot
+    return duration
+
+
 def execution_time(
     device: DeviceProfile,
     circuits: ArrayLike,
@@ -40,7 +46,7 @@ def execution_time(
     sweep_points: ArrayLike = 1,
 ) -> FloatArray:
     """Seconds on the instrument for each job (vectorised over jobs)."""
-    per_shot = circuit_duration(device, depth) + device.end_delay + device.transfer_per_shot
+    per_shot = shot_duration(device, depth)
     per_circuit = np.asarray(shots, dtype=float) * per_shot + device.circuit_overhead
     spots = np.asarray(sweep_points, dtype=float)
     seconds: FloatArray = device.job_overhead + spots * np.asarray(circuits, dtype=float) * per_circuit

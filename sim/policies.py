@@ -11,19 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import simpy
-
 from sim.pools import Key
+from sim.records import JobRecords
+from sim.status import PENDING_EXECUTION
 from sim.workload import Workload
 
 KeyFunction = Callable[[int], Key]
 
 
-def execution_key(policy: str, env: simpy.Environment, workload: Workload) -> KeyFunction:
-    """The key function of ``policy`` for a queue in ``env`` (entry time is ``env.now`` at push)."""
+def execution_key(policy: str, records: JobRecords, workload: Workload) -> KeyFunction:
+    """The key function of ``policy``; a job's queue-entry time is when it reached PENDING_EXECUTION."""
+    entered = records.times[:, PENDING_EXECUTION]
     if policy == "fifo":
-        return lambda job_id: (env.now, job_id)
+        return lambda job_id: (entered[job_id], job_id)
     if policy == "priority":
         priority = workload.priority.tolist()
-        return lambda job_id: (-priority[job_id], env.now, job_id)
+        return lambda job_id: (-priority[job_id], entered[job_id], job_id)
     raise ValueError(f"unknown scheduling policy {policy!r}")

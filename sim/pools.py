@@ -112,6 +112,11 @@ class Pool:
         else:
             heapq.heappush(self._free, server)
 
+    def seize(self, server: int) -> None:
+        """Take a particular free server (recovery hands an instrument back to the job that was on it)."""
+        self._free.remove(server)
+        heapq.heapify(self._free)
+
     def cancel(self, job_id: int, grant: simpy.Event) -> None:
         """Withdraw a job's request: out of the queue if it still waits, or pass on a server granted to it
         that it never took up (it was interrupted in the same instant)."""

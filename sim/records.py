@@ -35,6 +35,10 @@ class JobRecords:
         self.status: list[int] = [NOT_RECEIVED] * n
         """Current status code of each job (a list: read and written on the hot path)."""
         self.instrument = np.full(n, -1, dtype=np.int64)
+        self.execution_progress = np.full(n, np.nan)
+        """Share of its execution an aborted job had done when it stopped the instrument."""
+        self.lost_work = 0.0
+        """Service seconds discarded by restarts."""
         self.failed_stage: dict[int, str] = {}
         self.user_error_message: dict[int, str] = {}
         self.full_error_log: dict[int, str] = {}

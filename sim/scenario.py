@@ -9,6 +9,7 @@ A scenario is a TOML file with one table per concept::
                       save_metadata and post_processing
     [scheduler]       the policy of the execution queue
     [hardware]        instruments and their device profiles
+    [aborts], [failures.STAGE], [restarts]   what goes wrong (see ``sim.faults``)
 
 Every default lives in one place: the field defaults of the dataclasses below. The file is validated once, at
 load; anything wrong raises ``ScenarioError`` naming the file, the key path, what is wrong and what was
@@ -41,6 +42,7 @@ from sim.config import (
     workers,
 )
 from sim.distributions import Constant, Distribution, count
+from sim.faults import Faults, build_faults
 from sim.units import parse_duration, parse_rate
 
 STAGE_NAMES = ("validation", "calibration", "compilation", "save_metadata", "post_processing")
@@ -139,6 +141,7 @@ class Scenario:
     stages: Stages = Stages()
     scheduler: Scheduler = Scheduler()
     hardware: Hardware = Hardware()
+    faults: Faults = Faults()
     source: str = "<scenario>"
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -256,7 +259,8 @@ def _build_workload(source: str, data: object) -> tuple[JobClass, ...]:
 
 
 def _build_scenario(root: Table, data: Mapping[str, Any], name: str | None) -> Scenario:
-    sections = ("name", "run", "arrivals", "workload", "stages", "scheduler", "hardware")
+    sections = ("name", "run", "arrivals", "workload", "stages", "scheduler", "hardware", "aborts", "failures",
+                "restarts")
     for key in data:
         if key not in sections:
             raise root.error(key, f"unknown section; expected one of {', '.join(sections)}")
@@ -276,4 +280,5 @@ def _build_scenario(root: Table, data: Mapping[str, Any], name: str | None) -> S
     hardware = _build_hardware(root.table("hardware"))
     title = root.parse("name", str) if "name" in data else (name or "scenario")
     return Scenario(name=title, run=run, arrivals=arrivals, workload=_build_workload(root.source, data.get("workload")),
-                    stages=stages, scheduler=scheduler, hardware=hardware, source=root.source, raw=dict(data))
+                    stages=stages, scheduler=scheduler, hardware=hardware, faults=build_faults(root),
+                    source=root.source, raw=dict(data))

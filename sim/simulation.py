@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from sim.faults import check_explicit_aborts
 from sim.results import RunResult
 from sim.scenario import Scenario
 from sim.station import Station
@@ -33,7 +34,9 @@ def simulate(scenario: Scenario | str | Path, *, seed: int | None = None, jobs: 
     started = time.perf_counter()
     streams = RandomStreams(seed)
     workload = sample_workload(scenario, jobs, streams)
+    check_explicit_aborts(scenario.source, scenario.faults.aborts, workload.submitted_at)
     station = Station(scenario, workload, streams)
+    station.start()
     station.run(until=scenario.run.horizon)
     wall = time.perf_counter() - started
     return RunResult(scenario=scenario, seed=seed, workload=workload, records=station.records,

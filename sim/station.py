@@ -3,44 +3,86 @@
 A received job passes the stages in order, each a pool of workers: validation, calibration fetch,
 compilation, saving sweep metadata; then it waits in PENDING_EXECUTION for an instrument, in the order the
 scheduling policy gives; runs on the instrument for as long as the hardware mock says; waits for a
-post-processing worker; and ends READY. Each step is a status change recorded in the job records.
+post-processing worker; and ends READY. Each step is a status change recorded in the job records, which are the
+station's persistent job store.
 
-The job process is the simulator's hot path, so it does nothing it need not do: service times are drawn for
-all jobs before the run (vectorised, one stream per stage), a free worker is taken without a SimPy event, a
-stage of zero service time neither takes a worker nor waits, and a stage with unlimited workers has no pool.
+What can go wrong:
+- a stage fails a job at a drawn point inside its service (FAILED, with the stage and its error);
+- the user aborts a job: a waiting job leaves its queue, a job in service is interrupted and its worker freed,
+  a job on the instrument stops it (progress so far kept); the job ends ABORTED. An abort of a finished job
+  changes nothing and is recorded as an event;
+- the service restarts: every job process and queue is lost; after the downtime the station rebuilds its pools
+  and reads the persisted records to clean up every in-progress job by the restart policy (``sim.recovery``).
+  Submissions and aborts made while the service is down are retried by their clients.
+
+The job process is the simulator's hot path, so it does nothing it need not do: service times are drawn for all
+jobs before the run (vectorised, one stream per stage), a free worker is taken without a SimPy event, a step of
+zero service time neither takes a worker nor waits, and a stage with unlimited workers has no pool. Interrupts
+are caught only where a worker or instrument is held, to give it back.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 import simpy
 
 from hardware_mock.timing import execution_time
+from sim.faults import JobError, abort_times, restart_schedule, stage_failures
 from sim.policies import execution_key
 from sim.pools import FifoQueue, Pool, PriorityQueue
-from sim.records import JobRecords
+from sim.records import Event, JobRecords
 from sim.scenario import STAGE_NAMES, Scenario, Stage
-from sim.status import PENDING_EXECUTION, READY, RECEIVED, STAGE_STARTS
+from sim.status import (
+    ABORTED,
+    FAILED,
+    NOT_RECEIVED,
+    PENDING_EXECUTION,
+    POST_PROCESSING_PENDING,
+    READY,
+    RECEIVED,
+    STAGE_STARTS,
+    STATUSES,
+)
 from sim.streams import RandomStreams
 from sim.workload import Workload
 
 EXECUTION_STARTED = STAGE_STARTS["execution"].code
+POST_PROCESSING_STARTED = STAGE_STARTS["post_processing"].code
 
 JobProcess = Generator[simpy.Event, object, None]
 
 
+class Cause(Enum):
+    """Why a job process was interrupted."""
+
+    ABORT = "abort"
+    RESTART = "restart"
+
+
+class JobFailure(Exception):
+    """A stage failed the job it was serving."""
+
+    def __init__(self, stage: str, error: JobError) -> None:
+        super().__init__(error.user_message)
+        self.stage = stage
+        self.error = error
+
+
 @dataclass(frozen=True)
 class StageRuntime:
-    """A stage as the job process sees it: where it starts in the lifecycle, its pool, each job's service."""
+    """A stage as the job process sees it: its index among the pools, where it starts in the lifecycle, each
+    job's service time, and the jobs it fails (job id -> seconds into service, error)."""
 
     name: str
+    index: int
     start_code: int
-    pool: Pool | None
     service: list[float]
+    failures: dict[int, tuple[float, JobError]]
 
 
 def service_times(stage: Stage, name: str, workload: Workload, rng: np.random.Generator) -> list[float]:
@@ -59,41 +101,90 @@ def service_times(stage: Stage, name: str, workload: Workload, rng: np.random.Ge
 class Station:
     """One simulated station: environment, stage pools, instruments and the job records, ready to run."""
 
-    def __init__(self, scenario: Scenario, workload: Workload, streams: RandomStreams) -> None:
+    def __init__(self, scenario: Scenario, workload: Workload, streams: RandomStreams,
+                 on_settled: Callable[[list[int]], None] | None = None, settled_batch: int = 50_000) -> None:
         self.scenario = scenario
         self.workload = workload
+        self.streams = streams
         self.env = simpy.Environment()
         self.records = JobRecords(len(workload))
-        runtimes = [self._stage_runtime(name, streams) for name in STAGE_NAMES]
-        self.pre_execution = runtimes[:4]
-        self.post_processing = runtimes[4]
-        devices = scenario.hardware.devices
-        self.instruments = Pool(self.env, len(devices),
-                                PriorityQueue(execution_key(scenario.scheduler.policy, self.env, workload)))
-        self.execution_time = self._execution_times(streams)
+        self.stages = [self._stage_runtime(i, name) for i, name in enumerate(STAGE_NAMES)]
+        self.pre_execution = self.stages[:4]
+        self.post_processing = self.stages[4]
+        self.execution_time = self._execution_times()
+        self.execution_key = execution_key(scenario.scheduler.policy, self.records, workload)
+        self.pools: list[Pool | None] = []
+        self.instruments: Pool = self._build_pools()
+        self.up = True
+        self.down_since = math.nan
+        self.live: dict[int, simpy.Process] = {}
+        """The job processes running now (volatile: lost at a restart)."""
+        self.aborting: set[int] = set()
+        self.cancelled_before_receipt: set[int] = set()
+        self.settled = 0
+        self.done = self.env.event()
+        self.settled_jobs: list[int] = []
+        self._on_settled = on_settled
+        self._settled_batch = settled_batch
 
-    def _stage_runtime(self, name: str, streams: RandomStreams) -> StageRuntime:
+    def _stage_runtime(self, index: int, name: str) -> StageRuntime:
         stage: Stage = getattr(self.scenario.stages, name)
-        pool = None if math.isinf(stage.workers) else Pool(self.env, int(stage.workers), FifoQueue())
-        service = service_times(stage, name, self.workload, streams(f"stage.{name}"))
-        return StageRuntime(name, STAGE_STARTS[name].code, pool, service)
+        service = service_times(stage, name, self.workload, self.streams(f"stage.{name}"))
+        failures = stage_failures(self.scenario.faults.failures_of(name), name, service, self.streams)
+        return StageRuntime(name, index, STAGE_STARTS[name].code, service, failures)
 
-    def _execution_times(self, streams: RandomStreams) -> list[list[float]]:
+    def _build_pools(self) -> Pool:
+        """Fresh, idle worker pools and instruments (at the start, and when the service comes back up)."""
+        env, stages = self.env, self.scenario.stages
+        self.pools = [None if math.isinf(getattr(stages, name).workers)
+                      else Pool(env, int(getattr(stages, name).workers), FifoQueue()) for name in STAGE_NAMES]
+        self.instruments = Pool(env, len(self.scenario.hardware.devices), PriorityQueue(self.execution_key))
+        return self.instruments
+
+    def _execution_times(self) -> list[list[float]]:
         """Seconds each job would take on each instrument (instruments of one device share one list)."""
         hardware = self.scenario.hardware
         w = self.workload
         if hardware.execution_time is not None:
-            shared = hardware.execution_time.sample(streams("hardware"), len(w)).tolist()
+            shared = hardware.execution_time.sample(self.streams("hardware"), len(w)).tolist()
             return [shared] * len(hardware.devices)
         by_device = {device: execution_time(device, w.circuits, w.shots, w.depth, w.sweep_points).tolist()
                      for device in set(hardware.devices)}
         return [by_device[device] for device in hardware.devices]
 
-    # --- processes -------------------------------------------------------------------------------------------
+    # --- running ---------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the station's own processes: arrivals, aborts and restarts."""
+        faults = self.scenario.faults
+        self.env.process(self._arrivals())
+        aborts = abort_times(faults.aborts, self.workload.submitted_at, self.streams)
+        if aborts:
+            self.env.process(self._aborts(aborts))
+        if faults.restarts.times or faults.restarts.mean_time_between is not None:
+            self.env.process(self._restarts())
 
     def run(self, until: float | None = None) -> None:
-        self.env.process(self._arrivals())
-        self.env.run(until=until)
+        """Run until every job has settled (or until simulated time ``until``)."""
+        if until is None:
+            self.env.run(until=self.done)
+        elif not self.done.triggered:
+            self.env.run(until=self.env.any_of([self.done, self.env.timeout(max(0.0, until - self.env.now))]))
+
+    def _settle(self, job_id: int) -> None:
+        """A job reached a terminal status (or was cancelled before the service ever received it)."""
+        self.settled += 1
+        self.settled_jobs.append(job_id)
+        if self._on_settled is not None and len(self.settled_jobs) >= self._settled_batch:
+            self._on_settled(self.settled_jobs)
+            self.settled_jobs = []
+        if self.settled == len(self.workload):
+            self.done.succeed()
+
+    def event(self, kind: str, job_id: int | None = None, detail: str = "") -> None:
+        self.records.events.append(Event(self.env.now, kind, job_id, detail))
+
+    # --- arrivals and client retries -------------------------------------------------------------------------
 
     def _arrivals(self) -> JobProcess:
         env = self.env
@@ -102,39 +193,183 @@ class Station:
                 yield env.timeout(t - env.now)
             env.process(self._job(job_id))
 
-    def _job(self, job_id: int) -> JobProcess:
-        env = self.env
-        advance = self.records.advance
-        advance(job_id, RECEIVED, env.now)
-        for stage in self.pre_execution:
-            yield from self._stage(job_id, stage)
-        advance(job_id, PENDING_EXECUTION, env.now)
-        grant = self.instruments.acquire(job_id)
-        instrument = grant if isinstance(grant, int) else (yield grant)
-        assert isinstance(instrument, int)
-        self.records.instrument[job_id] = instrument
-        advance(job_id, EXECUTION_STARTED, env.now)
-        yield env.timeout(self.execution_time[instrument][job_id])
-        self.instruments.release(instrument)
-        advance(job_id, EXECUTION_STARTED + 1, env.now)  # EXECUTION_ENDED
-        advance(job_id, EXECUTION_STARTED + 2, env.now)  # POST_PROCESSING_PENDING
-        yield from self._stage(job_id, self.post_processing)
-        advance(job_id, READY, env.now)
+    def _retry_submission(self, job_id: int) -> JobProcess:
+        """The client resubmits every ``retry_delay`` until the service is back up (or the user gave up)."""
+        while True:
+            yield self.env.timeout(self.scenario.faults.restarts.retry_delay)
+            if job_id in self.cancelled_before_receipt:
+                return
+            if self.up:
+                yield from self._job(job_id)
+                return
 
-    def _stage(self, job_id: int, stage: StageRuntime) -> JobProcess:
-        """Take a worker (waiting if none is free), serve, give the worker back; STARTED and ENDED recorded."""
+    # --- the job process (hot path) --------------------------------------------------------------------------
+
+    def _job(self, job_id: int, resume: int = NOT_RECEIVED) -> JobProcess:
+        """Take job ``job_id`` from its persisted status ``resume`` to a terminal status."""
+        env = self.env
+        if not self.up:  # submitted in the instant the service went down
+            self.env.process(self._retry_submission(job_id))
+            return
+        advance = self.records.advance
+        self.live[job_id] = env.active_process  # type: ignore[assignment]
+        try:
+            if resume == NOT_RECEIVED:
+                advance(job_id, RECEIVED, env.now)
+            for stage in self.pre_execution:
+                if resume <= stage.start_code:
+                    yield from self._stage(job_id, stage, resume == stage.start_code)
+            if resume <= EXECUTION_STARTED:
+                yield from self._execute(job_id, resume)
+            if resume < POST_PROCESSING_PENDING:
+                advance(job_id, POST_PROCESSING_PENDING, env.now)
+            if resume <= POST_PROCESSING_STARTED:
+                yield from self._stage(job_id, self.post_processing, resume == POST_PROCESSING_STARTED)
+            advance(job_id, READY, env.now)
+            self._settle(job_id)
+        except JobFailure as failure:
+            self.records.fail(job_id, FAILED, env.now, failure.stage, failure.error.user_message,
+                              failure.error.full_log)
+            self._settle(job_id)
+        except simpy.Interrupt as interrupt:
+            if interrupt.cause is Cause.ABORT:
+                self.aborting.discard(job_id)
+                advance(job_id, ABORTED, env.now)
+                self._settle(job_id)
+            # On a restart the process just ends: recovery works from the persisted records.
+        finally:
+            del self.live[job_id]
+
+    def _stage(self, job_id: int, stage: StageRuntime, started: bool) -> JobProcess:
+        """Take a worker (waiting if none is free), serve, give the worker back; STARTED (unless a resumed job
+        already has it) and ENDED recorded. A failing job fails ``failure[0]`` seconds into its service."""
         env = self.env
         service = stage.service[job_id]
-        pool = stage.pool
-        if service and pool is not None:
-            grant = pool.acquire(job_id)
-            worker = grant if isinstance(grant, int) else (yield grant)
-            assert isinstance(worker, int)
-            self.records.advance(job_id, stage.start_code, env.now)
-            yield env.timeout(service)
-            pool.release(worker)
-        else:
-            self.records.advance(job_id, stage.start_code, env.now)
+        failure = stage.failures.get(job_id) if stage.failures else None
+        if failure is not None:
+            service = failure[0]
+        pool = self.pools[stage.index] if service else None
+        if pool is None:
+            if not started:
+                self.records.advance(job_id, stage.start_code, env.now)
             if service:
                 yield env.timeout(service)
+        else:
+            grant = pool.acquire(job_id)
+            if isinstance(grant, int):
+                worker = grant
+            else:
+                try:
+                    worker = yield grant  # type: ignore[assignment]
+                except simpy.Interrupt as interrupt:
+                    if interrupt.cause is not Cause.RESTART:
+                        pool.cancel(job_id, grant)
+                    raise
+            if not started:
+                self.records.advance(job_id, stage.start_code, env.now)
+            try:
+                yield env.timeout(service)
+            except simpy.Interrupt as interrupt:
+                if interrupt.cause is not Cause.RESTART:
+                    pool.release(worker)
+                raise
+            pool.release(worker)
+        if failure is not None:
+            raise JobFailure(stage.name, failure[1])
         self.records.advance(job_id, stage.start_code + 1, env.now)
+
+    def _execute(self, job_id: int, resume: int) -> JobProcess:
+        """Wait in PENDING_EXECUTION for an instrument, run on it, give it back."""
+        env = self.env
+        instruments = self.instruments
+        if resume < PENDING_EXECUTION:
+            self.records.advance(job_id, PENDING_EXECUTION, env.now)
+        if resume == EXECUTION_STARTED:  # recovery gave the job its instrument back
+            instrument = int(self.records.instrument[job_id])
+        else:
+            grant = instruments.acquire(job_id)
+            if isinstance(grant, int):
+                instrument = grant
+            else:
+                try:
+                    instrument = yield grant  # type: ignore[assignment]
+                except simpy.Interrupt as interrupt:
+                    if interrupt.cause is not Cause.RESTART:
+                        instruments.cancel(job_id, grant)
+                    raise
+            self.records.instrument[job_id] = instrument
+            self.records.advance(job_id, EXECUTION_STARTED, env.now)
+        duration = self.execution_time[instrument][job_id]
+        try:
+            yield env.timeout(duration)
+        except simpy.Interrupt as interrupt:
+            if interrupt.cause is Cause.ABORT:
+                self._stop_instrument(job_id, instrument, duration)
+            raise
+        instruments.release(instrument)
+        self.records.advance(job_id, EXECUTION_STARTED + 1, env.now)  # EXECUTION_ENDED
+
+    def _stop_instrument(self, job_id: int, instrument: int, duration: float) -> None:
+        """An aborted job stops the instrument: its progress so far is kept and the instrument is freed."""
+        started = self.records.times[job_id, EXECUTION_STARTED]
+        self.records.execution_progress[job_id] = (self.env.now - started) / duration if duration else 1.0
+        self.instruments.release(instrument)
+
+    # --- aborts ----------------------------------------------------------------------------------------------
+
+    def abort(self, job_id: int) -> None:
+        """The user cancels job ``job_id`` now (IQM: ``POST jobs/{id}/abort``)."""
+        status = self.records.status[job_id]
+        if not self.up:
+            self.env.process(self._retry_abort(job_id))
+        elif status >= READY or job_id in self.aborting or job_id in self.cancelled_before_receipt:
+            self.event("abort_ignored", job_id, f"job already {STATUSES[status] if status >= 0 else 'cancelled'}")
+        elif status == NOT_RECEIVED:  # the client is still retrying its submission: it simply stops
+            self.cancelled_before_receipt.add(job_id)
+            self.event("abort_before_receipt", job_id, "the client stopped retrying the submission")
+            self._settle(job_id)
+        else:
+            self.aborting.add(job_id)
+            self.event("abort", job_id, f"in {STATUSES[status]}")
+            self.live[job_id].interrupt(Cause.ABORT)
+
+    def _aborts(self, schedule: list[tuple[float, int]]) -> JobProcess:
+        env = self.env
+        for t, job_id in schedule:
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            self.abort(job_id)
+
+    def _retry_abort(self, job_id: int) -> JobProcess:
+        while not self.up:
+            yield self.env.timeout(self.scenario.faults.restarts.retry_delay)
+        self.abort(job_id)
+
+    # --- restarts --------------------------------------------------------------------------------------------
+
+    def _restarts(self) -> JobProcess:
+        from sim.recovery import recover
+
+        env = self.env
+        restarts = self.scenario.faults.restarts
+        downtime = self.streams("restarts.downtime")
+        for t in restart_schedule(restarts, self.streams):
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            if self.done.triggered:
+                return
+            if not self.up:
+                continue  # already down: this restart is part of the same outage
+            self.restart()
+            yield env.timeout(float(restarts.downtime.sample(downtime, 1)[0]))
+            recover(self)
+
+    def restart(self) -> None:
+        """The service goes down: every job process, queue and instrument run is lost (volatile state)."""
+        self.up = False
+        self.down_since = self.env.now
+        self.event("restart_begin", None, f"{len(self.live)} job processes lost")
+        for process in list(self.live.values()):
+            if process.is_alive:
+                process.interrupt(Cause.RESTART)
+        self.aborting.clear()

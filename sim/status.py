@@ -107,6 +107,7 @@ _CODE: dict[str, int] = {status.name: i for i, status in enumerate(STATUSES)}
 # Integer codes used on the hot path.
 RECEIVED = JobStatus.RECEIVED.code
 PENDING_EXECUTION = JobStatus.PENDING_EXECUTION.code
+POST_PROCESSING_PENDING = JobStatus.POST_PROCESSING_PENDING.code
 READY = JobStatus.READY.code
 FAILED = JobStatus.FAILED.code
 ABORTED = JobStatus.ABORTED.code
@@ -125,6 +126,19 @@ previous stage, PENDING_EXECUTION or POST_PROCESSING_PENDING) to the start; its 
 status after it (the stage's ENDED)."""
 NOT_RECEIVED = -1
 """The code of a job that the station has not received yet."""
+
+STAGE_OF_STATUS: tuple[str, ...] = (
+    "receive",
+    "validation", "validation",
+    "calibration", "calibration",
+    "compilation", "compilation",
+    "save_metadata", "save_metadata",
+    "queue",
+    "execution", "execution",
+    "post_processing", "post_processing", "post_processing",
+    "ready", "failed", "aborted",
+)
+"""For each status code, the stage a job in that status is in (terminal statuses name themselves)."""
 
 
 def is_legal(old: int, new: int) -> bool:

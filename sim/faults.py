@@ -1,0 +1,196 @@
+"""What goes wrong: user aborts, stage failures and service restarts, as configured and as drawn for a run.
+
+Scenario tables::
+
+    [aborts]                  users cancel jobs (IQM: POST jobs/{id}/abort)
+    probability = 0.05        share of jobs whose user cancels them
+    delay = { dist = "exponential", mean = "5min" }   when, after submission
+    jobs = [ { job = 12, at = "40s" } ]               explicit aborts: job id and time from the start
+
+    [failures.STAGE]          a stage's own errors (validation, calibration, compilation, save_metadata,
+    probability = 0.01        post_processing); the job fails at a uniformly drawn point inside its service
+    errors = [ { user_message = "...", full_log = "..." } ]  the catalogue to draw from (a default per stage)
+
+    [restarts]                the service restarts: volatile state is lost, persisted job records survive
+    times = ["6h", "30h"]     scheduled restarts, and/or
+    mean_time_between = "3d"  random ones (exponential gaps)
+    downtime = "5min"         how long the service is down
+    policy = "fail"           clean-up of in-progress jobs: "fail" (IQM) or "requeue"
+    retry_delay = "30s"       clients retry submissions refused while the service is down
+
+Everything random is drawn up front, per job and vectorised, from the run's ``aborts``, ``failures.STAGE`` and
+``restarts`` streams, so that changing one kind of fault leaves every other draw untouched.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import Parser, ScenarioError, Table, choice, distribution, integer, probability, times_list
+from sim.distributions import Constant, Distribution, Exponential
+from sim.streams import RandomStreams
+from sim.units import parse_duration
+
+FAILING_STAGES = ("validation", "calibration", "compilation", "save_metadata", "post_processing")
+RESTART_POLICIES = ("fail", "requeue")
+
+
+@dataclass(frozen=True)
+class JobError:
+    """An error as IQM reports it: a short message for users and a full log."""
+
+    user_message: str
+    full_log: str
+
+
+DEFAULT_ERRORS: dict[str, tuple[JobError, ...]] = {
+    "validation": (JobError("Job validation failed", "ValidationError: the job's sweep definition is invalid"),),
+    "calibration": (JobError("Could not fetch calibration data",
+                             "CalibrationError: calibration service did not answer in time"),),
+    "compilation": (JobError("Circuit compilation failed",
+                             "CompilationError: no pulse schedule for a gate on the requested qubits"),),
+    "save_metadata": (JobError("Internal error while saving the job",
+                               "DatabaseError: could not store sweep metadata (connection reset)"),),
+    "post_processing": (JobError("Internal error while processing results",
+                                 "PostProcessingError: failed to persist execution artifacts"),),
+}
+CLEANED_UP = JobError("Job was cleaned up on restart",
+                      "The station restarted while the job was in progress; in-progress jobs are cleaned up.")
+
+
+@dataclass(frozen=True)
+class ExplicitAbort:
+    job: int
+    at: float
+
+
+@dataclass(frozen=True)
+class Aborts:
+    probability: float = 0.0
+    delay: Distribution = Exponential(300.0)
+    jobs: tuple[ExplicitAbort, ...] = ()
+
+
+@dataclass(frozen=True)
+class StageFailures:
+    probability: float = 0.0
+    errors: tuple[JobError, ...] = ()
+    """Empty: the stage's default catalogue."""
+
+
+@dataclass(frozen=True)
+class Restarts:
+    times: tuple[float, ...] = ()
+    mean_time_between: float | None = None
+    downtime: Distribution = Constant(300.0)
+    policy: str = "fail"
+    retry_delay: float = 30.0
+
+
+@dataclass(frozen=True)
+class Faults:
+    aborts: Aborts = Aborts()
+    failures: tuple[tuple[str, StageFailures], ...] = ()
+    """(stage, failures) for the stages that can fail."""
+    restarts: Restarts = Restarts()
+
+    def failures_of(self, stage: str) -> StageFailures:
+        return dict(self.failures).get(stage, StageFailures())
+
+
+# --- validation ---------------------------------------------------------------------------------------------
+
+def _errors(source: str, path: str) -> Parser:
+    def parse(value: object) -> tuple[JobError, ...]:
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"expected a non-empty list of {{ user_message = ..., full_log = ... }}, got {value!r}")
+        return tuple(Table(source, f"{path}[{i}]", v).build(JobError, {"user_message": str, "full_log": str})
+                     for i, v in enumerate(value))
+    return parse
+
+
+def _explicit_aborts(source: str, path: str) -> Parser:
+    def parse(value: object) -> tuple[ExplicitAbort, ...]:
+        if not isinstance(value, list):
+            raise ValueError(f"expected a list of {{ job = ..., at = ... }}, got {value!r}")
+        return tuple(Table(source, f"{path}[{i}]", v).build(ExplicitAbort, {"job": integer(0), "at": parse_duration})
+                     for i, v in enumerate(value))
+    return parse
+
+
+def build_faults(root: Table) -> Faults:
+    """The ``[aborts]``, ``[failures.*]`` and ``[restarts]`` tables of a scenario."""
+    aborts_table = root.table("aborts")
+    aborts = aborts_table.build(Aborts, {"probability": probability, "delay": distribution(parse_duration),
+                                         "jobs": _explicit_aborts(root.source, aborts_table.key("jobs"))})
+    failures_table = root.table("failures")
+    for name in failures_table.data:
+        if name not in FAILING_STAGES:
+            raise failures_table.error(name, f"unknown stage; expected one of {', '.join(FAILING_STAGES)}")
+    failures = tuple(
+        (name, failures_table.table(name).build(StageFailures, {
+            "probability": probability, "errors": _errors(root.source, failures_table.key(f"{name}.errors"))}))
+        for name in FAILING_STAGES if name in failures_table.data)
+    restarts = root.table("restarts").build(Restarts, {
+        "times": times_list, "mean_time_between": parse_duration, "downtime": distribution(parse_duration),
+        "policy": choice(RESTART_POLICIES), "retry_delay": parse_duration})
+    if restarts.mean_time_between is not None and restarts.mean_time_between <= 0:
+        raise root.table("restarts").error("mean_time_between", "expected a duration above zero")
+    return Faults(aborts=aborts, failures=failures, restarts=restarts)
+
+
+def check_explicit_aborts(source: str, aborts: Aborts, submitted_at: np.ndarray) -> None:
+    """Explicit aborts must name a submitted job and come no earlier than its submission."""
+    for i, abort in enumerate(aborts.jobs):
+        key = f"aborts.jobs[{i}]"
+        if abort.job >= len(submitted_at):
+            raise ScenarioError(source, f"{key}.job", f"job {abort.job} is never submitted "
+                                f"(the run submits jobs 0 to {len(submitted_at) - 1})")
+        if abort.at < submitted_at[abort.job]:
+            raise ScenarioError(source, f"{key}.at", f"abort at {abort.at:g} s comes before job {abort.job} is "
+                                f"submitted at {submitted_at[abort.job]:g} s")
+
+
+# --- draws for one run --------------------------------------------------------------------------------------
+
+def abort_times(aborts: Aborts, submitted_at: np.ndarray, streams: RandomStreams) -> list[tuple[float, int]]:
+    """(time, job id) of every abort in the run, in time order (ties by job id)."""
+    n = len(submitted_at)
+    drawn: list[tuple[float, int]] = []
+    if aborts.probability > 0:
+        rng = streams("aborts")
+        chosen = rng.random(n) < aborts.probability
+        delays = aborts.delay.sample(rng, n)
+        jobs = np.flatnonzero(chosen)
+        drawn = list(zip((submitted_at[jobs] + delays[jobs]).tolist(), jobs.tolist(), strict=True))
+    drawn += [(a.at, a.job) for a in aborts.jobs if a.job < n]
+    return sorted(drawn)
+
+
+def stage_failures(failures: StageFailures, stage: str, service: list[float],
+                   streams: RandomStreams) -> dict[int, tuple[float, JobError]]:
+    """Job id -> (seconds into its service when it fails, the error) for the jobs that fail in ``stage``."""
+    if failures.probability == 0:
+        return {}
+    rng = streams(f"failures.{stage}")
+    n = len(service)
+    failing = np.flatnonzero(rng.random(n) < failures.probability)
+    point = rng.random(n)
+    catalogue = failures.errors or DEFAULT_ERRORS[stage]
+    which = rng.integers(0, len(catalogue), n)
+    return {j: (service[j] * point[j], catalogue[which[j]]) for j in failing.tolist()}
+
+
+def restart_schedule(restarts: Restarts, streams: RandomStreams) -> Iterator[float]:
+    """Restart times in order: the scheduled ones merged with random ones (exponential gaps), without end."""
+    scheduled = iter(sorted(restarts.times))
+    random_times: Iterator[float] = iter(())
+    if restarts.mean_time_between is not None:
+        rng, mean = streams("restarts"), restarts.mean_time_between
+        random_times = itertools.accumulate(float(rng.exponential(mean)) for _ in itertools.count())
+    return heapq.merge(scheduled, random_times)
