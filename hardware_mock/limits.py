@@ -154,4 +154,5 @@ def violation(
 
 
 def _microseconds(seconds: float) -> str:
-    return f"{seconds * 1e6:.4g} us"
+    """A circuit-scale duration: in ns below a microsecond, else in us."""
+    return f"{seconds * 1e9:.4g} ns" if seconds < 1e-6 else f"{seconds * 1e6:.4g} us"

@@ -2,6 +2,7 @@
 
     stationsim run SCENARIO [--jobs N] [--seed S] [--out DIR]   run one simulation, print the per-stage table
     stationsim validate SCENARIO                                check a scenario file without running it
+    stationsim report DIR [--run-id N]                          summarise stored runs, saying which are incomplete
 
 Bad input (a missing file, bad TOML, an unknown key, a wrong type, a bad value) prints one line naming the
 file, the key and what was expected, and exits with status 2, without a traceback.
@@ -10,14 +11,17 @@ file, the key and what was expected, and exits with status 2, without a tracebac
 from __future__ import annotations
 
 import argparse
+import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from sim.config import ScenarioError
+from sim.metrics import summarize
 from sim.report import summary_table, write_summary_json
 from sim.simulation import load_scenario, simulate
-from sim.store import connect, write_run
+from sim.store import load_run, run_ids, run_info
 
 EXIT_BAD_INPUT = 2
 
@@ -60,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="folder for results.sqlite and summary.json")
     validate = commands.add_parser("validate", help="check a scenario file without running it")
     validate.add_argument("scenario", type=Path, help="scenario TOML file")
+    report = commands.add_parser("report", help="summarise the runs in a results folder (or database file)")
+    report.add_argument("results", type=Path, help="a folder written by run --out, or its results.sqlite")
+    report.add_argument("--run-id", type=_positive_int, help="only this run (default: every run)")
     return parser
 
 
@@ -73,15 +80,10 @@ def _prepare_out(out: Path) -> Path:
 def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     out = _prepare_out(args.out) if args.out else None
-    result = simulate(scenario, seed=args.seed, jobs=args.jobs)
+    result = simulate(scenario, seed=args.seed, jobs=args.jobs, store=out / "results.sqlite" if out else None)
     summary = result.summary()
     print(summary_table(summary))
     if out is not None:
-        connection = connect(out / "results.sqlite")
-        try:
-            write_run(connection, result)
-        finally:
-            connection.close()
         write_summary_json(summary, out / "summary.json")
         print(f"\nwrote {out / 'results.sqlite'} and {out / 'summary.json'}")
     return 0
@@ -95,9 +97,42 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_results(path: Path) -> sqlite3.Connection:
+    database = path / "results.sqlite" if path.is_dir() else path
+    if not database.is_file():
+        raise UsageError(f"{database}: no results database here (expected a folder written by run --out)")
+    try:
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        run_ids(connection)
+    except sqlite3.DatabaseError as error:
+        raise UsageError(f"{database}: not a results database ({error})") from None
+    return connection
+
+
+def _report(args: argparse.Namespace) -> int:
+    connection = _open_results(args.results)
+    try:
+        ids = run_ids(connection)
+        if args.run_id is not None:
+            if args.run_id not in ids:
+                raise UsageError(f"{args.results}: --run-id: no run {args.run_id}; the runs are {ids}")
+            ids = [args.run_id]
+        for run_id in ids:
+            info = run_info(connection, run_id)
+            result = load_run(connection, run_id)
+            written = connection.execute("SELECT COUNT(*) FROM jobs WHERE run_id = ?", (run_id,)).fetchone()[0]
+            state = "complete" if info["complete"] else (
+                f"INCOMPLETE: the run did not finish; {written:,} of {info['jobs']:,} jobs were written")
+            print(f"run {run_id} ({state}), started {info['started_at']}")
+            print(summary_table(summarize(result)) + "\n")
+    finally:
+        connection.close()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "validate": _validate}
+    handlers = {"run": _run, "validate": _validate, "report": _report}
     try:
         return handlers[args.command](args)
     except (ScenarioError, UsageError) as error:
@@ -106,4 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry_point() -> None:
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # the reader of our output went away (| head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

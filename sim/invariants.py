@@ -39,7 +39,7 @@ final status and instrument), so both are judged by the same code. The checks, b
     transitions); ``count`` (with no job id) reports the totals when the balance fails. A database run that did
     not complete (``runs.complete = 0``) may lack whole jobs' rows, so these two are skipped for it.
 ``no_instrument``
-    a job that started executing with no instrument recorded.
+    a job that started executing with no instrument recorded (for a job the source lists).
 ``overlap``
     two executions on one instrument at once. A job holds its instrument from EXECUTION_STARTED to its first
     later status (EXECUTION_ENDED, or FAILED or ABORTED if it ended while executing) or, if it is still
@@ -295,7 +295,7 @@ def _executions(h: History, job: Ints, status: Ints, t: Floats) -> list[Violatio
     start[job[first][::-1]] = t[first][::-1]  # the first EXECUTION_STARTED of a job counts
     executed = ~np.isnan(start)
     out = [Violation("no_instrument", int(ids[j]), f"started executing at t={start[j]:g} on no instrument")
-           for j in np.flatnonzero(executed & (h.instrument < 0)).tolist()]
+           for j in np.flatnonzero(executed & (h.instrument < 0) & (h.final_status != UNLISTED)).tolist()]
     # A job holds its instrument until its first later status, or to the end of the run.
     end = np.full(len(ids), np.inf)
     later = status > EXECUTION_STARTED

@@ -75,6 +75,12 @@ def summarize(result: RunResult) -> dict[str, Any]:
     received = int(np.isfinite(result.times[:, RECEIVED]).sum())
     ready, failed, aborted = (counts.get(s, 0) for s in ("ready", "failed", "aborted"))
     hours = result.sim_time / 3600.0
+    failed_by_stage: dict[str, int] = {}
+    for stage in result.records.failed_stage.values():
+        failed_by_stage[stage] = failed_by_stage.get(stage, 0) + 1
+    event_counts: dict[str, int] = {}
+    for event in result.records.events:
+        event_counts[event.kind] = event_counts.get(event.kind, 0) + 1
     return {
         "scenario": result.scenario.name,
         "seed": result.seed,
@@ -82,7 +88,12 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "wall_seconds": result.wall_seconds,
         "jobs_per_second": len(result.workload) / result.wall_seconds if result.wall_seconds > 0 else math.nan,
         "jobs": {"submitted": len(result.workload), "received": received, "ready": ready, "failed": failed,
-                 "aborted": aborted, "in_flight": received - ready - failed - aborted},
+                 "aborted": aborted, "in_flight": received - ready - failed - aborted,
+                 "not_received": len(result.workload) - received},
+        "failed_by_stage": dict(sorted(failed_by_stage.items())),
+        "events": dict(sorted(event_counts.items())),
+        "restarts": event_counts.get("restart", 0),
+        "lost_work": result.records.lost_work,
         "stages": {stage: stage_summary(result, stage) for stage in STAGE_STARTS},
         "turnaround": describe(terminal_times(result.times) - result.times[:, RECEIVED]),
         "throughput_per_hour": ready / hours if hours > 0 else math.nan,

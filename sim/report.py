@@ -43,6 +43,11 @@ def summary_table(summary: dict[str, Any]) -> str:
     for stage, row in summary["stages"].items():
         lines.append(f"{stage:<16}{row['count']:>8}{_servers(row['servers']):>8}{_utilisation(row):>11} | "
                      f"      {_stats(row['wait'])} |          {_stats(row['service'])}")
+    if summary["failed_by_stage"]:
+        lines.insert(2, "failed by stage: " + ", ".join(f"{k} {v:,}" for k, v in summary["failed_by_stage"].items()))
+    if summary["events"]:
+        lost = f"; work lost to restarts {format_seconds(summary['lost_work'])}" if summary["restarts"] else ""
+        lines.insert(2, "events: " + ", ".join(f"{k} {v:,}" for k, v in summary["events"].items()) + lost)
     lines += ["", f"turnaround (received -> terminal): {_stats(summary['turnaround'])}",
               f"{'':<35}" + " ".join(f"{k:>8}" for k in STAT_NAMES),
               f"throughput: {summary['throughput_per_hour']:.1f} ready jobs/h"]

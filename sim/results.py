@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from sim.records import JobRecords
 from sim.scenario import JOB_KINDS, Scenario
-from sim.status import NOT_RECEIVED, STATUSES
+from sim.status import ABORTED, NOT_RECEIVED, STATUSES
 from sim.workload import Workload
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ class RunResult:
     sim_time: float
     """Simulated seconds from the start of the run to its end."""
     wall_seconds: float
+    run_id: int | None = None
+    """The run's id in the results database it was written to, if any."""
 
     @property
     def times(self) -> npt.NDArray[np.float64]:
@@ -52,33 +54,11 @@ class RunResult:
 
     def job_columns(self) -> dict[str, npt.NDArray[Any]]:
         """The ``jobs`` table as columns (statuses as their lower-case values, None before receipt)."""
-        w = self.workload
-        final = self.final_status
-        status_names = np.array([*STATUS_VALUES, None], dtype=object)
-        records = self.records
-        return {
-            "job_id": np.arange(len(w)),
-            "job_class": np.array(w.class_names, dtype=object)[w.job_class],
-            "job_type": np.array(JOB_KINDS, dtype=object)[w.kind],
-            "circuits": w.circuits,
-            "shots": w.shots,
-            "depth": w.depth,
-            "sweep_points": w.sweep_points,
-            "user": np.array(w.users, dtype=object)[w.user],
-            "priority": w.priority,
-            "submitted_at": w.submitted_at,
-            "final_status": status_names[final],
-            "instrument": records.instrument,
-            "failed_stage": _optional(records.failed_stage, len(w)),
-            "user_error_message": _optional(records.user_error_message, len(w)),
-            "full_error_log": _optional(records.full_error_log, len(w)),
-        }
+        return job_columns(self.workload, self.records, np.arange(len(self.workload)))
 
     def transition_columns(self) -> dict[str, npt.NDArray[Any]]:
         """The ``transitions`` table as columns, ordered by job and then status."""
-        job_id, code = np.nonzero(~np.isnan(self.times))
-        return {"job_id": job_id, "status": np.array(STATUS_VALUES, dtype=object)[code],
-                "t": self.times[job_id, code]}
+        return transition_columns(self.records, np.arange(len(self.workload)))
 
     def jobs_frame(self) -> pd.DataFrame:
         import pandas as pd
@@ -108,8 +88,40 @@ class RunResult:
         return summarize(self)
 
 
-def _optional(values: dict[int, str], n: int) -> npt.NDArray[np.object_]:
-    column = np.full(n, None, dtype=object)
-    for job_id, text in values.items():
-        column[job_id] = text
-    return column
+def _optional(values: dict[int, str], jobs: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
+    return np.array([values.get(j) for j in jobs.tolist()], dtype=object)
+
+
+def job_columns(workload: Workload, records: JobRecords, jobs: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[Any]]:
+    """The ``jobs`` table's columns for the jobs ``jobs`` (statuses as their lower-case values; None for a job
+    the station never received)."""
+    w = workload
+    final = records.final_status()[jobs]
+    status_names = np.array([*STATUS_VALUES, None], dtype=object)  # index -1: not received
+    return {
+        "job_id": jobs,
+        "job_class": np.array(w.class_names, dtype=object)[w.job_class[jobs]],
+        "job_type": np.array(JOB_KINDS, dtype=object)[w.kind[jobs]],
+        "circuits": w.circuits[jobs],
+        "shots": w.shots[jobs],
+        "depth": w.depth[jobs],
+        "sweep_points": w.sweep_points[jobs],
+        "user": np.array(w.users, dtype=object)[w.user[jobs]],
+        "priority": w.priority[jobs],
+        "submitted_at": w.submitted_at[jobs],
+        "final_status": status_names[final],
+        "instrument": records.instrument[jobs],
+        "failed_stage": _optional(records.failed_stage, jobs),
+        "user_error_message": _optional(records.user_error_message, jobs),
+        "full_error_log": _optional(records.full_error_log, jobs),
+        "interrupted": (final == ABORTED).astype(np.int64),
+        "execution_progress": records.execution_progress[jobs],
+    }
+
+
+def transition_columns(records: JobRecords, jobs: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[Any]]:
+    """The ``transitions`` table's columns for the jobs ``jobs``: every status each reached, in order."""
+    rows, code = np.nonzero(~np.isnan(records.times[jobs]))
+    job_id = jobs[rows]
+    return {"job_id": job_id, "status": np.array(STATUS_VALUES, dtype=object)[code],
+            "t": records.times[job_id, code]}

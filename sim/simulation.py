@@ -14,6 +14,7 @@ from sim.faults import check_explicit_aborts
 from sim.results import RunResult
 from sim.scenario import Scenario
 from sim.station import Station
+from sim.store import RunWriter, connect
 from sim.streams import RandomStreams
 from sim.workload import sample_workload
 
@@ -23,8 +24,13 @@ def load_scenario(path: str | Path) -> Scenario:
     return Scenario.from_toml(path)
 
 
-def simulate(scenario: Scenario | str | Path, *, seed: int | None = None, jobs: int | None = None) -> RunResult:
-    """Run one simulation and return its results."""
+def simulate(scenario: Scenario | str | Path, *, seed: int | None = None, jobs: int | None = None,
+             store: str | Path | None = None) -> RunResult:
+    """Run one simulation and return its results.
+
+    ``seed`` and ``jobs`` default to the scenario's ``[run]`` table. With ``store`` (a results database file),
+    the run is written into it while it runs and marked complete at the end (see ``sim.store``).
+    """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     seed = scenario.run.seed if seed is None else seed
@@ -35,9 +41,26 @@ def simulate(scenario: Scenario | str | Path, *, seed: int | None = None, jobs: 
     streams = RandomStreams(seed)
     workload = sample_workload(scenario, jobs, streams)
     check_explicit_aborts(scenario.source, scenario.faults.aborts, workload.submitted_at)
-    station = Station(scenario, workload, streams)
+    if store is None:
+        station = Station(scenario, workload, streams)
+        _run(station, scenario)
+        return RunResult(scenario=scenario, seed=seed, workload=workload, records=station.records,
+                         sim_time=station.env.now, wall_seconds=time.perf_counter() - started)
+    connection = connect(store)
+    try:
+        station = Station(scenario, workload, streams)
+        writer = RunWriter(connection, scenario, seed, workload, station.records)
+        writer.begin()
+        station.on_settled = writer.write_jobs
+        _run(station, scenario)
+        wall = time.perf_counter() - started
+        writer.finish(station.env.now, wall)
+    finally:
+        connection.close()
+    return RunResult(scenario=scenario, seed=seed, workload=workload, records=station.records,
+                     sim_time=station.env.now, wall_seconds=wall, run_id=writer.run_id)
+
+
+def _run(station: Station, scenario: Scenario) -> None:
     station.start()
     station.run(until=scenario.run.horizon)
-    wall = time.perf_counter() - started
-    return RunResult(scenario=scenario, seed=seed, workload=workload, records=station.records,
-                     sim_time=station.env.now, wall_seconds=wall)

@@ -101,8 +101,7 @@ def service_times(stage: Stage, name: str, workload: Workload, rng: np.random.Ge
 class Station:
     """One simulated station: environment, stage pools, instruments and the job records, ready to run."""
 
-    def __init__(self, scenario: Scenario, workload: Workload, streams: RandomStreams,
-                 on_settled: Callable[[list[int]], None] | None = None, settled_batch: int = 50_000) -> None:
+    def __init__(self, scenario: Scenario, workload: Workload, streams: RandomStreams) -> None:
         self.scenario = scenario
         self.workload = workload
         self.streams = streams
@@ -124,8 +123,9 @@ class Station:
         self.settled = 0
         self.done = self.env.event()
         self.settled_jobs: list[int] = []
-        self._on_settled = on_settled
-        self._settled_batch = settled_batch
+        self.on_settled: Callable[[list[int]], None] | None = None
+        """Called with each batch of ``settled_batch`` newly settled jobs (the results database writer)."""
+        self.settled_batch = 50_000
 
     def _stage_runtime(self, index: int, name: str) -> StageRuntime:
         stage: Stage = getattr(self.scenario.stages, name)
@@ -175,8 +175,8 @@ class Station:
         """A job reached a terminal status (or was cancelled before the service ever received it)."""
         self.settled += 1
         self.settled_jobs.append(job_id)
-        if self._on_settled is not None and len(self.settled_jobs) >= self._settled_batch:
-            self._on_settled(self.settled_jobs)
+        if self.on_settled is not None and len(self.settled_jobs) >= self.settled_batch:
+            self.on_settled(self.settled_jobs)
             self.settled_jobs = []
         if self.settled == len(self.workload):
             self.done.succeed()

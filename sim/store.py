@@ -4,39 +4,48 @@ Schema (a contract that notebooks and users' scripts rely on; columns may be add
 simulated seconds from the start of the run; statuses are the lower-case values (``received``)::
 
     runs(run_id, scenario_name, scenario_json, seed, jobs, started_at, finished_at, complete, sim_time,
-         wall_seconds, version)
+         wall_seconds, version, lost_work)
     jobs(run_id, job_id, job_class, job_type, circuits, shots, depth, sweep_points, user, priority,
-         submitted_at, final_status, instrument, failed_stage, user_error_message, full_error_log)
+         submitted_at, final_status, instrument, failed_stage, user_error_message, full_error_log,
+         interrupted, execution_progress)
     transitions(run_id, job_id, status, t)
     events(run_id, t, kind, job_id, detail)
 
 A run's row is written first with ``complete = 0`` and set to 1 only after every row of the run is committed,
-so a database left by a run that died says so. Rows go in large batches, one transaction each, in WAL mode.
+so a database left by a run that died says so. Rows go in large batches, one transaction each, in WAL mode,
+while the run goes on (``RunWriter``): a job's rows are written once it has settled.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sim.results import RunResult
+import numpy as np
 
-BATCH_ROWS = 100_000
+from sim.records import Event, JobRecords
+from sim.results import RunResult, job_columns, transition_columns
+from sim.scenario import JOB_KINDS, Scenario
+from sim.status import STATUSES
+from sim.workload import Workload
+
+BATCH_JOBS = 20_000
+"""Jobs per transaction (each job brings up to 16 transition rows)."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY, scenario_name TEXT, scenario_json TEXT NOT NULL, seed INTEGER NOT NULL,
     jobs INTEGER, started_at TEXT NOT NULL, finished_at TEXT, complete INTEGER NOT NULL DEFAULT 0,
-    sim_time REAL, wall_seconds REAL, version TEXT
+    sim_time REAL, wall_seconds REAL, version TEXT, lost_work REAL
 );
 CREATE TABLE IF NOT EXISTS jobs (
     run_id INTEGER NOT NULL, job_id INTEGER NOT NULL, job_class TEXT, job_type TEXT, circuits INTEGER,
     shots INTEGER, depth INTEGER, sweep_points INTEGER, user TEXT, priority INTEGER, submitted_at REAL,
     final_status TEXT, instrument INTEGER, failed_stage TEXT, user_error_message TEXT, full_error_log TEXT,
-    PRIMARY KEY (run_id, job_id)
+    interrupted INTEGER, execution_progress REAL, PRIMARY KEY (run_id, job_id)
 );
 CREATE TABLE IF NOT EXISTS transitions (
     run_id INTEGER NOT NULL, job_id INTEGER NOT NULL, status TEXT NOT NULL, t REAL NOT NULL
@@ -48,7 +57,9 @@ CREATE TABLE IF NOT EXISTS events (
 """
 JOB_COLUMNS = ("job_id", "job_class", "job_type", "circuits", "shots", "depth", "sweep_points", "user",
                "priority", "submitted_at", "final_status", "instrument", "failed_stage", "user_error_message",
-               "full_error_log")
+               "full_error_log", "interrupted", "execution_progress")
+JOB_INSERT = (f"INSERT INTO jobs ({', '.join(('run_id', *JOB_COLUMNS))}) "
+              f"VALUES ({', '.join('?' * (len(JOB_COLUMNS) + 1))})")
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -64,40 +75,133 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _batches(rows: Iterable[Sequence[Any]], size: int = BATCH_ROWS) -> Iterator[list[Sequence[Any]]]:
-    iterator = iter(rows)
-    while batch := list(islice(iterator, size)):
-        yield batch
+class RunWriter:
+    """Writes one run into a results database while it runs.
 
+    ``begin`` inserts the run's row with ``complete = 0``; ``write_jobs`` commits the rows of jobs that have
+    settled (their ``jobs`` row, every transition, and the station events so far), one transaction per batch;
+    ``finish`` writes every job not yet written (those still in flight or never received) and only then marks
+    the run complete. A run killed in between leaves a database whose committed rows are whole jobs and whose
+    run says ``complete = 0``.
+    """
 
-def _insert(connection: sqlite3.Connection, table: str, width: int, rows: Iterable[Sequence[Any]]) -> None:
-    statement = f"INSERT INTO {table} VALUES ({', '.join('?' * width)})"
-    for batch in _batches(rows):
-        with connection:
-            connection.executemany(statement, batch)
+    def __init__(self, connection: sqlite3.Connection, scenario: Scenario, seed: int, workload: Workload,
+                 records: JobRecords) -> None:
+        self.connection = connection
+        self.scenario = scenario
+        self.seed = seed
+        self.workload = workload
+        self.records = records
+        self.run_id = -1
+        self._written = np.zeros(len(workload), dtype=bool)
+        self._events_written = 0
+
+    def begin(self) -> int:
+        from sim import __version__
+
+        with self.connection:
+            cursor = self.connection.execute(
+                "INSERT INTO runs (scenario_name, scenario_json, seed, jobs, started_at, complete, version) "
+                "VALUES (?, ?, ?, ?, ?, 0, ?)",
+                (self.scenario.name, self.scenario.to_json(), self.seed, len(self.workload), _now(), __version__))
+        assert cursor.lastrowid is not None
+        self.run_id = cursor.lastrowid
+        return self.run_id
+
+    def write_jobs(self, job_ids: Sequence[int]) -> None:
+        """Commit the rows of ``job_ids`` and of the station events recorded since the last write."""
+        jobs = np.asarray(job_ids, dtype=np.int64)
+        run_id = self.run_id
+        columns = job_columns(self.workload, self.records, jobs)
+        job_rows = zip(*(columns[name].tolist() for name in JOB_COLUMNS), strict=True)
+        transitions = transition_columns(self.records, jobs)
+        transition_rows = zip(transitions["job_id"].tolist(), transitions["status"].tolist(),
+                              transitions["t"].tolist(), strict=True)
+        events = self.records.events[self._events_written:]
+        with self.connection:
+            self.connection.executemany(JOB_INSERT, ((run_id, *row) for row in job_rows))
+            self.connection.executemany("INSERT INTO transitions VALUES (?, ?, ?, ?)",
+                                        ((run_id, *row) for row in transition_rows))
+            self.connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+                                        ((run_id, e.t, e.kind, e.job_id, e.detail) for e in events))
+        self._written[jobs] = True
+        self._events_written += len(events)
+
+    def finish(self, sim_time: float, wall_seconds: float) -> None:
+        """Write every remaining job, in batches, then mark the run complete."""
+        remaining = np.flatnonzero(~self._written)
+        for start in range(0, max(len(remaining), 1), BATCH_JOBS):
+            self.write_jobs(remaining[start:start + BATCH_JOBS].tolist())
+        with self.connection:
+            self.connection.execute(
+                "UPDATE runs SET finished_at = ?, complete = 1, sim_time = ?, wall_seconds = ?, lost_work = ? "
+                "WHERE run_id = ?", (_now(), sim_time, wall_seconds, self.records.lost_work, self.run_id))
 
 
 def write_run(connection: sqlite3.Connection, result: RunResult) -> int:
-    """Store one run; returns its ``run_id``. The run is marked complete only once every row is committed."""
-    from sim import __version__
+    """Store a finished run; returns its ``run_id``."""
+    writer = RunWriter(connection, result.scenario, result.seed, result.workload, result.records)
+    writer.begin()
+    writer.finish(result.sim_time, result.wall_seconds)
+    return writer.run_id
 
-    with connection:
-        cursor = connection.execute(
-            "INSERT INTO runs (scenario_name, scenario_json, seed, jobs, started_at, complete, version) "
-            "VALUES (?, ?, ?, ?, ?, 0, ?)",
-            (result.scenario.name, result.scenario.to_json(), result.seed, len(result.workload), _now(),
-             __version__))
-    run_id = cursor.lastrowid
-    assert run_id is not None
-    jobs = result.job_columns()
-    job_rows = zip(*(jobs[name].tolist() for name in JOB_COLUMNS), strict=True)
-    _insert(connection, "jobs", len(JOB_COLUMNS) + 1, ((run_id, *row) for row in job_rows))
-    transitions = result.transition_columns()
-    _insert(connection, "transitions", 4, ((run_id, *row) for row in zip(
-        transitions["job_id"].tolist(), transitions["status"].tolist(), transitions["t"].tolist(), strict=True)))
-    _insert(connection, "events", 5, ((run_id, e.t, e.kind, e.job_id, e.detail) for e in result.records.events))
-    with connection:
-        connection.execute(
-            "UPDATE runs SET finished_at = ?, complete = 1, sim_time = ?, wall_seconds = ? WHERE run_id = ?",
-            (_now(), result.sim_time, result.wall_seconds, run_id))
-    return run_id
+
+def run_ids(connection: sqlite3.Connection) -> list[int]:
+    return [row[0] for row in connection.execute("SELECT run_id FROM runs ORDER BY run_id")]
+
+
+def run_info(connection: sqlite3.Connection, run_id: int) -> dict[str, Any]:
+    """The run's row of the ``runs`` table as a dict."""
+    cursor = connection.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+    row = cursor.fetchone()
+    if row is None:
+        raise KeyError(f"no run {run_id} in the results database")
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+
+def load_run(connection: sqlite3.Connection, run_id: int) -> RunResult:
+    """Read a stored run back as a ``RunResult`` (for reports, invariant checks and notebooks).
+
+    A run that did not finish (``complete = 0``) has rows only for the jobs it had written; the others come back
+    as never received, with no workload figures.
+    """
+    info = run_info(connection, run_id)
+    raw = json.loads(info["scenario_json"])
+    source, name = raw.pop("source", "<database>"), raw.pop("name", info["scenario_name"])
+    scenario = Scenario.from_dict(raw, source=source, name=name)
+    n = int(info["jobs"])
+    classes = [c.name for c in scenario.workload]
+    users = list(dict.fromkeys(u for c in scenario.workload for u in c.users))
+    records = JobRecords(n)
+    columns: dict[str, Any] = {k: np.zeros(n, dtype=np.int64) for k in (
+        "job_class", "kind", "circuits", "shots", "depth", "sweep_points", "user", "priority")}
+    submitted = np.full(n, np.nan)
+    for (job_id, job_class, job_type, circuits, shots, depth, sweep_points, user, priority, submitted_at,
+         instrument, failed_stage, message, log, progress) in connection.execute(
+            "SELECT job_id, job_class, job_type, circuits, shots, depth, sweep_points, user, priority, "
+            "submitted_at, instrument, failed_stage, user_error_message, full_error_log, execution_progress "
+            "FROM jobs WHERE run_id = ?", (run_id,)):
+        for key, value in (("job_class", classes.index(job_class)), ("kind", JOB_KINDS.index(job_type)),
+                           ("circuits", circuits), ("shots", shots), ("depth", depth),
+                           ("sweep_points", sweep_points), ("user", users.index(user)), ("priority", priority)):
+            columns[key][job_id] = value
+        submitted[job_id] = submitted_at
+        records.instrument[job_id] = instrument
+        records.execution_progress[job_id] = np.nan if progress is None else progress
+        if failed_stage is not None:
+            records.failed_stage[job_id] = failed_stage
+            records.user_error_message[job_id] = message
+            records.full_error_log[job_id] = log
+    code_of = {status.value: status.code for status in STATUSES}
+    for job_id, status, t in connection.execute(
+            "SELECT job_id, status, t FROM transitions WHERE run_id = ? ORDER BY rowid", (run_id,)):
+        code = code_of[status]
+        records.times[job_id, code] = t
+        records.status[job_id] = max(records.status[job_id], code)
+    records.events.extend(Event(t, kind, job_id, detail) for t, kind, job_id, detail in connection.execute(
+        "SELECT t, kind, job_id, detail FROM events WHERE run_id = ? ORDER BY rowid", (run_id,)))
+    records.lost_work = info.get("lost_work") or 0.0
+    workload = Workload(submitted_at=submitted, class_names=tuple(classes), users=tuple(users), **columns)
+    sim_time = info["sim_time"] if info["sim_time"] is not None else float(np.nanmax(records.times, initial=0.0))
+    return RunResult(scenario=scenario, seed=int(info["seed"]), workload=workload, records=records,
+                     sim_time=sim_time, wall_seconds=info["wall_seconds"] or float("nan"), run_id=run_id)
