@@ -1,6 +1,7 @@
 """The ``stationsim`` command line.
 
-    stationsim run SCENARIO [--jobs N] [--seed S] [--out DIR]   run one simulation, print the per-stage table
+    stationsim run SCENARIO [--jobs N] [--seed S] [--out DIR] [--set KEY=VALUE ...]
+                                                                run one simulation, print the per-stage table
     stationsim validate SCENARIO                                check a scenario file without running it
     stationsim report DIR [--run-id N]                          summarise stored runs, saying which are incomplete
 
@@ -14,6 +15,7 @@ import argparse
 import os
 import sqlite3
 import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -62,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=_positive_int, help="jobs to submit (default: the scenario's run.jobs)")
     run.add_argument("--seed", type=_seed, help="random seed (default: the scenario's run.seed)")
     run.add_argument("--out", type=Path, help="folder for results.sqlite and summary.json")
+    run.add_argument("--set", dest="changes", action="append", default=[], metavar="KEY=VALUE",
+                     help="change a scenario key, such as --set restarts.policy=requeue (VALUE in TOML syntax; "
+                     "a bare word is a string); may be repeated")
     validate = commands.add_parser("validate", help="check a scenario file without running it")
     validate.add_argument("scenario", type=Path, help="scenario TOML file")
     report = commands.add_parser("report", help="summarise the runs in a results folder (or database file)")
@@ -77,8 +82,24 @@ def _prepare_out(out: Path) -> Path:
     return out
 
 
+def _changes(pairs: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` pairs with VALUE read as a TOML value (a bare word as a string)."""
+    changes: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set {pair}: expected KEY=VALUE, such as restarts.policy=requeue")
+        try:
+            changes[key.strip()] = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            changes[key.strip()] = text
+    return changes
+
+
 def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
+    if args.changes:
+        scenario = scenario.with_values(_changes(args.changes))
     out = _prepare_out(args.out) if args.out else None
     result = simulate(scenario, seed=args.seed, jobs=args.jobs, store=out / "results.sqlite" if out else None)
     summary = result.summary()

@@ -24,6 +24,7 @@ class WaitQueue(Protocol):
     def push(self, job_id: int, grant: simpy.Event) -> None: ...
     def pop(self) -> tuple[int, simpy.Event]: ...
     def remove(self, job_id: int) -> None: ...
+    def position(self, job_id: int) -> int: ...
     def __len__(self) -> int: ...
 
 
@@ -46,6 +47,15 @@ class FifoQueue:
 
     def remove(self, job_id: int) -> None:
         self._withdrawn.add(job_id)
+
+    def position(self, job_id: int) -> int:
+        """Waiting jobs ahead of ``job_id`` (a scan: for queries, not for the hot path)."""
+        ahead = 0
+        for other, _ in self._entries:
+            if other == job_id:
+                return ahead
+            ahead += other not in self._withdrawn
+        raise KeyError(job_id)
 
     def __len__(self) -> int:
         return len(self._entries) - len(self._withdrawn)
@@ -71,6 +81,11 @@ class PriorityQueue:
 
     def remove(self, job_id: int) -> None:
         self._withdrawn.add(job_id)
+
+    def position(self, job_id: int) -> int:
+        """Waiting jobs whose key is less than that of ``job_id`` (a scan: for queries, not the hot path)."""
+        key = next(k for k, j, _ in self._heap if j == job_id)
+        return sum(1 for k, j, _ in self._heap if k < key and j not in self._withdrawn)
 
     def __len__(self) -> int:
         return len(self._heap) - len(self._withdrawn)
@@ -111,6 +126,10 @@ class Pool:
             grant.succeed(server)
         else:
             heapq.heappush(self._free, server)
+
+    def position(self, job_id: int) -> int | None:
+        """Jobs ahead of ``job_id`` in this pool's queue, or None if it does not wait here."""
+        return self.queue.position(job_id) if job_id in self._waiting else None
 
     def seize(self, server: int) -> None:
         """Take a particular free server (recovery hands an instrument back to the job that was on it)."""

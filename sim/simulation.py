@@ -61,6 +61,22 @@ def simulate(scenario: Scenario | str | Path, *, seed: int | None = None, jobs: 
                      sim_time=station.env.now, wall_seconds=wall, run_id=writer.run_id)
 
 
+def observe(scenario: Scenario | str | Path, *, at: float, seed: int | None = None,
+            jobs: int | None = None) -> Station:
+    """A station run to simulated time ``at`` and paused there, for looking at it as a client would
+    (``sim.client.job_data``, ``queue_states``); ``station.run(until=later)`` runs it on."""
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    seed = scenario.run.seed if seed is None else seed
+    streams = RandomStreams(seed)
+    workload = sample_workload(scenario, scenario.run.jobs if jobs is None else jobs, streams)
+    check_explicit_aborts(scenario.source, scenario.faults.aborts, workload.submitted_at)
+    station = Station(scenario, workload, streams)
+    station.start()
+    station.run(until=at)
+    return station
+
+
 def _run(station: Station, scenario: Scenario) -> None:
     station.start()
     station.run(until=scenario.run.horizon)

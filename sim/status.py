@@ -107,6 +107,7 @@ _CODE: dict[str, int] = {status.name: i for i, status in enumerate(STATUSES)}
 # Integer codes used on the hot path.
 RECEIVED = JobStatus.RECEIVED.code
 PENDING_EXECUTION = JobStatus.PENDING_EXECUTION.code
+EXECUTION_STARTED = JobStatus.EXECUTION_STARTED.code
 POST_PROCESSING_PENDING = JobStatus.POST_PROCESSING_PENDING.code
 READY = JobStatus.READY.code
 FAILED = JobStatus.FAILED.code

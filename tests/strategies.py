@@ -138,8 +138,31 @@ def hardware(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def scenario_dicts(draw: st.DrawFn, horizon: bool = True) -> dict[str, Any]:
-    """A small valid scenario in its TOML form; with ``horizon``, sometimes a horizon that stops it early."""
+def faults(draw: st.DrawFn) -> dict[str, Any]:
+    """Some of ``[aborts]``, ``[failures.STAGE]`` and ``[restarts]`` (explicit aborts are left out: they must name
+    jobs that the run submits)."""
+    result: dict[str, Any] = {}
+    if draw(st.booleans()):
+        result["aborts"] = {"probability": draw(st.floats(0, 0.5)), "delay": draw(duration_distributions(120.0))}
+    if draw(st.booleans()):
+        failing = draw(st.lists(st.sampled_from(STAGE_NAMES), min_size=1, unique=True))
+        result["failures"] = {name: {"probability": draw(st.floats(0, 0.5))} for name in failing}
+    if draw(st.booleans()):
+        restarts: dict[str, Any] = {"policy": draw(st.sampled_from(("fail", "requeue"))),
+                                    "downtime": draw(positive_durations(120.0)),
+                                    "retry_delay": draw(positive_durations(60.0))}
+        if draw(st.booleans()):
+            restarts["times"] = sorted(draw(st.lists(st.floats(1, 900), min_size=1, max_size=3)))
+        else:
+            restarts["mean_time_between"] = draw(st.sampled_from(("2min", "10min", "1h")))
+        result["restarts"] = restarts
+    return result
+
+
+@st.composite
+def scenario_dicts(draw: st.DrawFn, horizon: bool = True, with_faults: bool = False) -> dict[str, Any]:
+    """A small valid scenario in its TOML form; with ``horizon``, sometimes a horizon that stops it early; with
+    ``with_faults``, sometimes aborts, stage failures and restarts."""
     data: dict[str, Any] = {
         "run": {"jobs": draw(st.integers(1, 40)), "seed": draw(st.integers(0, 2**32))},
         "arrivals": draw(arrivals()),
@@ -154,6 +177,8 @@ def scenario_dicts(draw: st.DrawFn, horizon: bool = True) -> dict[str, Any]:
         data["scheduler"] = {"policy": draw(st.sampled_from(("fifo", "priority")))}
     if draw(st.booleans()):
         data["hardware"] = draw(hardware())
+    if with_faults:
+        data.update(draw(faults()))
     return data
 
 
@@ -228,10 +253,6 @@ BAD_SCENARIOS_BUGS: dict[str, tuple[BadScenario, str]] = {
     "name-not-a-string": (
         BadScenario("name = 5\n" + VALID_TOML, "name", "expected"),
         "sim/scenario.py: the parser of string keys is `str`, which accepts any value",
-    ),
-    "zero-horizon": (
-        BadScenario(VALID_TOML + "[run]\nhorizon = 0\n", "run.horizon", "above zero"),
-        "sim/scenario.py accepts horizon = 0, which SimPy's env.run(until=0) rejects with a ValueError",
     ),
 }
 """Invalid inputs that the current code does not reject properly (kept as strict xfails, with the reason)."""

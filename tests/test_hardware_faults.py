@@ -39,16 +39,19 @@ def test_errors_and_hangs_come_at_their_rates() -> None:
     for kind, p in ((JobFault.ERROR, p_error), (JobFault.HANG, p_hang)):
         observed = int(np.count_nonzero(faults.kind == kind))
         assert abs(observed - n * p) < 5 * math.sqrt(n * p * (1 - p))
-    assert 0 <= faults.at_fraction.min() and faults.at_fraction.max() < 1
+    assert faults.at_fraction.min() >= 0
+    assert faults.at_fraction.max() < 1
     assert set(faults.message.tolist()) == set(range(len(INSTRUMENT_ERRORS)))
 
 
 def test_the_same_seed_draws_the_same_faults() -> None:
     model = FaultModel(error_probability=0.1, hang_probability=0.1, mean_time_between_outages=DAY)
     first, second = draw_job_faults(model, 1000, rng(5)), draw_job_faults(model, 1000, rng(5))
-    assert np.array_equal(first.kind, second.kind) and np.array_equal(first.at_fraction, second.at_fraction)
+    assert np.array_equal(first.kind, second.kind)
+    assert np.array_equal(first.at_fraction, second.at_fraction)
     a, b = draw_outages(model, 30 * DAY, rng(5)), draw_outages(model, 30 * DAY, rng(5))
-    assert np.array_equal(a.starts, b.starts) and np.array_equal(a.ends, b.ends)
+    assert np.array_equal(a.starts, b.starts)
+    assert np.array_equal(a.ends, b.ends)
 
 
 def test_raising_the_hang_rate_leaves_the_erring_jobs_alone() -> None:
@@ -63,7 +66,9 @@ def test_outages_alternate_with_up_times_of_the_configured_means() -> None:
     model = FaultModel(mean_time_between_outages=DAY, mean_repair_time=1800.0, repair_time_cv=0.5)
     outages = draw_outages(model, 2000 * DAY, rng())
     starts, ends = outages.starts, outages.ends
-    assert np.all(ends > starts) and np.all(starts[1:] > ends[:-1]) and starts[-1] < 2000 * DAY
+    assert np.all(ends > starts)
+    assert np.all(starts[1:] > ends[:-1])
+    assert starts[-1] < 2000 * DAY
     up_times = starts - np.concatenate([[0.0], ends[:-1]])
     repairs = ends - starts
     n = len(starts)
@@ -83,8 +88,10 @@ def test_repairs_without_spread_take_the_mean_and_the_instrument_is_down_during_
     outages = draw_outages(FaultModel(mean_time_between_outages=DAY, repair_time_cv=0.0), 50 * DAY, rng())
     assert np.allclose(outages.ends - outages.starts, 1800.0)
     first = float(outages.starts[0])
-    assert outages.down_at(first) and outages.down_at(first + 1799)
-    assert not outages.down_at(first + 1800) and not outages.down_at(first - 1)
+    assert outages.down_at(first)
+    assert outages.down_at(first + 1799)
+    assert not outages.down_at(first + 1800)
+    assert not outages.down_at(first - 1)
 
 
 def test_error_records_name_the_stage_device_and_numbers() -> None:
@@ -94,7 +101,8 @@ def test_error_records_name_the_stage_device_and_numbers() -> None:
     for text in ("execution", "garnet", "1.25 s", "4.408 s"):
         assert text in record.full_log
     hang = hang_timeout("heron", timeout=900.0, reset=60.0)
-    assert "900 s" in hang.user_message and "60 s" in hang.full_log
+    assert "900 s" in hang.user_message
+    assert "60 s" in hang.full_log
     assert "outage" in outage_error("garnet", 3.0).full_log
 
 

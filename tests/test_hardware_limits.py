@@ -43,9 +43,11 @@ def test_a_job_over_the_qubit_count_is_rejected_with_both_numbers() -> None:
     rejected = check_job(GARNET, 21, 1000, 10)
     assert rejected is not None
     assert rejected.reason == R.TOO_MANY_QUBITS
-    assert "21" in rejected.user_message and "20" in rejected.user_message
+    assert "21" in rejected.user_message
+    assert "20" in rejected.user_message
     assert "\n" not in rejected.user_message
-    assert "qubits used" in rejected.full_log and "garnet" in rejected.full_log
+    assert "qubits used" in rejected.full_log
+    assert "garnet" in rejected.full_log
 
 
 @pytest.mark.parametrize("shots", [0, -5, 100_001])
@@ -61,7 +63,8 @@ def test_the_duration_log_gives_every_number_of_the_check() -> None:
     rejected = check_job(GARNET, 2, 100, 300)
     assert rejected is not None
     # 300 layers x 40 ns = 12 us > 1.0 x 9.6 us
-    assert "12 us" in rejected.user_message and "9.6 us" in rejected.user_message
+    assert "12 us" in rejected.user_message
+    assert "9.6 us" in rejected.user_message
     for text in ("depth (layers)", "300", "40 ns", "9.6 us", "240"):
         assert text in rejected.full_log
     assert len(rejected.full_log.splitlines()) > 5

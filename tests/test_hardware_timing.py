@@ -15,7 +15,6 @@ import pytest
 from hardware_mock import EMERALD, GARNET, HERON, PRESETS, DeviceProfile
 from hardware_mock.timing import circuit_duration, execution_time, iqm_qpu_runtime, shot_duration
 
-NO_OVERHEADS = {"job_overhead": 0.0, "circuit_overhead": 0.0, "transfer_per_shot": 0.0}
 UNITS = {"count", "number", "fraction", "text"}
 
 
@@ -72,7 +71,7 @@ def test_garnet_clops_figure_lies_between_unbatched_and_batched_jobs() -> None:
 
 @pytest.mark.parametrize("device", PRESETS.values(), ids=PRESETS.keys())
 def test_without_overheads_the_model_is_iqms_estimate(device: DeviceProfile) -> None:
-    bare = dataclasses.replace(device, **NO_OVERHEADS)
+    bare = dataclasses.replace(device, job_overhead=0.0, circuit_overhead=0.0, transfer_per_shot=0.0)
     rng = np.random.default_rng(7)
     circuits, shots, depth, points = (rng.integers(1, high, 200) for high in (50, 20_000, 300, 30))
     assert np.allclose(execution_time(bare, circuits, shots, depth, points),
