@@ -1,6 +1,7 @@
 """Scenarios: the validated, frozen configuration of one simulated station.
 
-A scenario is a TOML file with one table per concept::
+A scenario is a TOML file with one table per concept (``extends = "baseline.toml"`` starts from another file
+and overrides its keys)::
 
     [run]             how many jobs, which seed, an optional horizon
     [arrivals]        a Poisson rate ("300/h") or an explicit list of submission times
@@ -147,19 +148,8 @@ class Scenario:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Scenario:
-        """Load and validate a scenario file."""
-        source = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ScenarioError(source, "", "no such file") from None
-        except OSError as error:
-            raise ScenarioError(source, "", f"cannot read the file ({error.strerror})") from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise ScenarioError(source, "", f"not valid TOML ({error})") from None
-        return cls.from_dict(data, source=source, name=Path(path).stem)
+        """Load and validate a scenario file (and the file it ``extends``, if any)."""
+        return cls.from_dict(_read_toml(Path(path)), source=str(path), name=Path(path).stem)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>", name: str | None = None) -> Scenario:
@@ -185,6 +175,41 @@ class Scenario:
 
 
 # --- validation ---------------------------------------------------------------------------------------------
+
+def _read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The TOML data of ``path``; ``extends = "other.toml"`` (relative to the file) starts from that file's data,
+    whose tables this file's keys override one by one."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(source, "", "no such file") from None
+    except OSError as error:
+        raise ScenarioError(source, "", f"cannot read the file ({error.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(source, "", f"not valid TOML ({error})") from None
+    base_name = data.pop("extends", None)
+    if base_name is None:
+        return data
+    if not isinstance(base_name, str):
+        raise ScenarioError(source, "extends", f"expected the path of a scenario file, got {base_name!r}")
+    base_path = path.parent / base_name
+    if base_path.resolve() in seen:
+        raise ScenarioError(source, "extends", f"{base_name!r} extends this file again (a cycle)")
+    return _merge(_read_toml(base_path, (*seen, path.resolve())), data)
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
 
 def _device(source: str, path: str) -> Parser:
     def parse(value: object) -> DeviceProfile:
