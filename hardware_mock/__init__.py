@@ -45,7 +45,14 @@ from hardware_mock.faults import (
     outage_error,
 )
 from hardware_mock.limits import LimitReason, LimitViolation, check_job, check_jobs, max_depth, violation
-from hardware_mock.measurement import ReadoutError, sample_bits, sample_counts, sparse_random_distribution
+from hardware_mock.measurement import (
+    ReadoutError,
+    counts_from_bits,
+    expected_distribution,
+    sample_bits,
+    sample_counts,
+    sparse_random_distribution,
+)
 from hardware_mock.timing import circuit_duration, execution_time, iqm_qpu_runtime, shot_duration
 
 __all__ = [
@@ -72,9 +79,11 @@ __all__ = [
     "check_job",
     "check_jobs",
     "circuit_duration",
+    "counts_from_bits",
     "draw_job_faults",
     "draw_outages",
     "execution_time",
+    "expected_distribution",
     "fetch_time",
     "fetch_times",
     "hang_timeout",

@@ -8,7 +8,9 @@ Scenario tables::
     jobs = [ { job = 12, at = "40s" } ]               explicit aborts: job id and time from the start
 
     [failures.STAGE]          a stage's own errors (validation, calibration, compilation, save_metadata,
-    probability = 0.01        post_processing); the job fails at a uniformly drawn point inside its service
+    probability = 0.01        execution, post_processing): the job fails at a uniformly drawn point inside
+    after_end = 0.1           its service, or (this share of the failures) after its work, while its result
+                              is stored: then it fails from the stage's ENDED status
     errors = [ { user_message = "...", full_log = "..." } ]  the catalogue to draw from (a default per stage)
 
     [restarts]                the service restarts: volatile state is lost, persisted job records survive
@@ -36,7 +38,7 @@ from sim.distributions import Constant, Distribution, Exponential
 from sim.streams import RandomStreams
 from sim.units import parse_duration
 
-FAILING_STAGES = ("validation", "calibration", "compilation", "save_metadata", "post_processing")
+FAILING_STAGES = ("validation", "calibration", "compilation", "save_metadata", "execution", "post_processing")
 RESTART_POLICIES = ("fail", "requeue")
 
 
@@ -56,6 +58,8 @@ DEFAULT_ERRORS: dict[str, tuple[JobError, ...]] = {
                              "CompilationError: no pulse schedule for a gate on the requested qubits"),),
     "save_metadata": (JobError("Internal error while saving the job",
                                "DatabaseError: could not store sweep metadata (connection reset)"),),
+    "execution": (JobError("Instrument error during execution",
+                           "InstrumentError: a controller reported an error during the sweep"),),
     "post_processing": (JobError("Internal error while processing results",
                                  "PostProcessingError: failed to persist execution artifacts"),),
 }
@@ -79,6 +83,8 @@ class Aborts:
 @dataclass(frozen=True)
 class StageFailures:
     probability: float = 0.0
+    after_end: float = 0.0
+    """Share of the failures that strike after the stage's work, while its result is stored."""
     errors: tuple[JobError, ...] = ()
     """Empty: the stage's default catalogue."""
 
@@ -134,7 +140,8 @@ def build_faults(root: Table) -> Faults:
             raise failures_table.error(name, f"unknown stage; expected one of {', '.join(FAILING_STAGES)}")
     failures = tuple(
         (name, failures_table.table(name).build(StageFailures, {
-            "probability": probability, "errors": _errors(root.source, failures_table.key(f"{name}.errors"))}))
+            "probability": probability, "after_end": probability,
+            "errors": _errors(root.source, failures_table.key(f"{name}.errors"))}))
         for name in FAILING_STAGES if name in failures_table.data)
     restarts = root.table("restarts").build(Restarts, {
         "times": times_list, "mean_time_between": parse_duration, "downtime": distribution(parse_duration),
@@ -172,18 +179,29 @@ def abort_times(aborts: Aborts, submitted_at: np.ndarray, streams: RandomStreams
     return sorted(drawn)
 
 
-def stage_failures(failures: StageFailures, stage: str, service: list[float],
-                   streams: RandomStreams) -> dict[int, tuple[float, JobError]]:
-    """Job id -> (seconds into its service when it fails, the error) for the jobs that fail in ``stage``."""
+@dataclass(frozen=True)
+class StageFailure:
+    """How one job fails in one stage."""
+
+    share: float
+    """How far into its service, as a share of the service time (1 for a failure after the work)."""
+    error: JobError
+    after_end: bool
+    """The work was done but storing its result failed: the job fails from the stage's ENDED status."""
+
+
+def stage_failures(failures: StageFailures, stage: str, n: int, streams: RandomStreams) -> dict[int, StageFailure]:
+    """Job id -> how it fails, for those of ``n`` jobs that fail in ``stage``."""
     if failures.probability == 0:
         return {}
     rng = streams(f"failures.{stage}")
-    n = len(service)
     failing = np.flatnonzero(rng.random(n) < failures.probability)
     point = rng.random(n)
+    after_end = rng.random(n) < failures.after_end
     catalogue = failures.errors or DEFAULT_ERRORS[stage]
     which = rng.integers(0, len(catalogue), n)
-    return {j: (service[j] * point[j], catalogue[which[j]]) for j in failing.tolist()}
+    return {j: StageFailure(1.0 if after_end[j] else float(point[j]), catalogue[which[j]], bool(after_end[j]))
+            for j in failing.tolist()}
 
 
 def restart_schedule(restarts: Restarts, streams: RandomStreams) -> Iterator[float]:

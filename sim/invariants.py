@@ -119,7 +119,8 @@ class History:
         return cls(job_ids=np.arange(len(times), dtype=np.int64),
                    final_status=np.asarray(result.records.status, dtype=np.int64),
                    instrument=np.asarray(result.records.instrument, dtype=np.int64),
-                   job=job.astype(np.int64), status=status.astype(np.int64), t=times[job, status])
+                   job=job.astype(np.int64, copy=False), status=status.astype(np.int64, copy=False),
+                   t=times[job, status])
 
     @classmethod
     def from_database(cls, connection: sqlite3.Connection, run_id: int) -> History:
@@ -141,7 +142,7 @@ class History:
         final[listed] = jobs["final"]
         instrument[listed] = jobs["inst"]
         job = np.searchsorted(job_ids, rows["id"][first])[np.cumsum(first) - 1]
-        return cls(job_ids=job_ids, final_status=final, instrument=instrument, job=job.astype(np.int64),
+        return cls(job_ids=job_ids, final_status=final, instrument=instrument, job=job.astype(np.int64, copy=False),
                    status=rows["status"].copy(), t=rows["t"].copy(), complete=bool(row[0]))
 
 
@@ -220,7 +221,8 @@ def check_history(h: History) -> list[Violation]:
     unknown = h.status == UNKNOWN
     for i in np.flatnonzero(unknown).tolist():
         out.append(Violation("unknown_status", int(ids[h.job[i]]), f"a transition at t={h.t[i]:g} names no status"))
-    job, status, t = h.job[~unknown], h.status[~unknown], h.t[~unknown]
+    job, status, t = (h.job, h.status, h.t) if not unknown.any() else (h.job[~unknown], h.status[~unknown],
+                                                                       h.t[~unknown])
 
     # Along each timeline: pairs of consecutive transitions of one job (index i: the later one).
     same = job[1:] == job[:-1]

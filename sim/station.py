@@ -32,7 +32,7 @@ import numpy as np
 import simpy
 
 from hardware_mock.timing import execution_time
-from sim.faults import JobError, abort_times, restart_schedule, stage_failures
+from sim.faults import JobError, StageFailure, abort_times, restart_schedule, stage_failures
 from sim.policies import execution_key
 from sim.pools import FifoQueue, Pool, PriorityQueue
 from sim.records import Event, JobRecords
@@ -82,7 +82,7 @@ class StageRuntime:
     index: int
     start_code: int
     service: list[float]
-    failures: dict[int, tuple[float, JobError]]
+    failures: dict[int, StageFailure]
 
 
 def service_times(stage: Stage, name: str, workload: Workload, rng: np.random.Generator) -> list[float]:
@@ -111,6 +111,8 @@ class Station:
         self.pre_execution = self.stages[:4]
         self.post_processing = self.stages[4]
         self.execution_time = self._execution_times()
+        self.execution_failures = stage_failures(self.scenario.faults.failures_of("execution"), "execution",
+                                                 len(workload), self.streams)
         self.execution_key = execution_key(scenario.scheduler.policy, self.records, workload)
         self.pools: list[Pool | None] = []
         self.instruments: Pool = self._build_pools()
@@ -130,7 +132,7 @@ class Station:
     def _stage_runtime(self, index: int, name: str) -> StageRuntime:
         stage: Stage = getattr(self.scenario.stages, name)
         service = service_times(stage, name, self.workload, self.streams(f"stage.{name}"))
-        failures = stage_failures(self.scenario.faults.failures_of(name), name, service, self.streams)
+        failures = stage_failures(self.scenario.faults.failures_of(name), name, len(self.workload), self.streams)
         return StageRuntime(name, index, STAGE_STARTS[name].code, service, failures)
 
     def _build_pools(self) -> Pool:
@@ -247,7 +249,7 @@ class Station:
         service = stage.service[job_id]
         failure = stage.failures.get(job_id) if stage.failures else None
         if failure is not None:
-            service = failure[0]
+            service *= failure.share
         pool = self.pools[stage.index] if service else None
         if pool is None:
             if not started:
@@ -275,8 +277,13 @@ class Station:
                 raise
             pool.release(worker)
         if failure is not None:
-            raise JobFailure(stage.name, failure[1])
+            self._fail(job_id, stage.start_code, stage.name, failure)
         self.records.advance(job_id, stage.start_code + 1, env.now)
+
+    def _fail(self, job_id: int, start_code: int, stage: str, failure: StageFailure) -> None:
+        if failure.after_end:
+            self.records.advance(job_id, start_code + 1, self.env.now)
+        raise JobFailure(stage, failure.error)
 
     def _execute(self, job_id: int, resume: int) -> JobProcess:
         """Wait in PENDING_EXECUTION for an instrument, run on it, give it back."""
@@ -300,6 +307,9 @@ class Station:
             self.records.instrument[job_id] = instrument
             self.records.advance(job_id, EXECUTION_STARTED, env.now)
         duration = self.execution_time[instrument][job_id]
+        failure = self.execution_failures.get(job_id) if self.execution_failures else None
+        if failure is not None:
+            duration *= failure.share
         try:
             yield env.timeout(duration)
         except simpy.Interrupt as interrupt:
@@ -307,6 +317,8 @@ class Station:
                 self._stop_instrument(job_id, instrument, duration)
             raise
         instruments.release(instrument)
+        if failure is not None:
+            self._fail(job_id, EXECUTION_STARTED, "execution", failure)
         self.records.advance(job_id, EXECUTION_STARTED + 1, env.now)  # EXECUTION_ENDED
 
     def _stop_instrument(self, job_id: int, instrument: int, duration: float) -> None:

@@ -9,6 +9,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -170,18 +171,46 @@ def test_validate_does_not_run(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.toml"]
 
 
-@pytest.mark.parametrize("command", ["run", "validate"])
-@pytest.mark.parametrize("name", list(BAD_SCENARIOS))
-def test_bad_scenario(tmp_path: Path, name: str, command: str) -> None:
+RUN_BAD_SCENARIOS = ("bad-toml", "unknown-key-in-stage", "wrong-type", "negative-rate", "unknown-distribution",
+                     "zero-workers")
+"""The bad inputs also given to ``run`` in the fast suite (``run`` and ``validate`` load scenarios the same way;
+the slow suite gives ``run`` every one)."""
+
+
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, subprocess.CompletedProcess[str]]]:
+    """Every bad scenario through ``validate``, two processes at a time (each costs an interpreter start-up)."""
+    folder = tmp_path_factory.mktemp("bad")
+    scenarios = {}
+    for name, case in BAD_SCENARIOS.items():
+        scenarios[name] = folder / name / "broken.toml"
+        scenarios[name].parent.mkdir()
+        scenarios[name].write_text(case.toml)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(stationsim, "validate", path) for name, path in scenarios.items()}
+        return {name: (scenarios[name], future.result()) for name, future in futures.items()}
+
+
+def check_bad_scenario(scenario: Path, process: subprocess.CompletedProcess[str], name: str) -> None:
     case = BAD_SCENARIOS[name]
-    scenario = tmp_path / "broken.toml"
-    scenario.write_text(case.toml)
-    process = stationsim(command, scenario, "--out", tmp_path / "out") if command == "run" \
-        else stationsim(command, scenario)
     line = assert_bad_input(process, str(scenario), case.expected)
     if case.key is not None:
-        assert f"{scenario}: " in line
         assert case.key in line.removeprefix(f"stationsim: error: {scenario}: ").split(": ")[0], line
+
+
+@pytest.mark.parametrize("name", list(BAD_SCENARIOS))
+def test_validate_bad_scenario(validated: dict[str, tuple[Path, subprocess.CompletedProcess[str]]],
+                               name: str) -> None:
+    check_bad_scenario(*validated[name], name)
+
+
+@pytest.mark.parametrize("name", [
+    name if name in RUN_BAD_SCENARIOS else pytest.param(name, marks=pytest.mark.slow) for name in BAD_SCENARIOS
+])
+def test_run_bad_scenario(tmp_path: Path, name: str) -> None:
+    scenario = tmp_path / "broken.toml"
+    scenario.write_text(BAD_SCENARIOS[name].toml)
+    check_bad_scenario(scenario, stationsim("run", scenario, "--out", tmp_path / "out"), name)
     assert not (tmp_path / "out" / "results.sqlite").exists()
 
 
