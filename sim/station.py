@@ -210,9 +210,10 @@ class Station:
     def _job(self, job_id: int, resume: int = NOT_RECEIVED) -> JobProcess:
         """Take job ``job_id`` from its persisted status ``resume`` to a terminal status."""
         env = self.env
-        if not self.up:  # submitted in the instant the service went down
-            self.env.process(self._retry_submission(job_id))
-            return
+        if not self.up:  # the service went down in the instant this process was started
+            if resume == NOT_RECEIVED:  # a new submission: its client will retry
+                self.env.process(self._retry_submission(job_id))
+            return  # a resumed job: still in progress in the persisted records, the next recovery resumes it
         advance = self.records.advance
         self.live[job_id] = env.active_process  # type: ignore[assignment]
         try:
@@ -240,7 +241,7 @@ class Station:
                 self._settle(job_id)
             # On a restart the process just ends: recovery works from the persisted records.
         finally:
-            del self.live[job_id]
+            self.live.pop(job_id, None)
 
     def _stage(self, job_id: int, stage: StageRuntime, started: bool) -> JobProcess:
         """Take a worker (waiting if none is free), serve, give the worker back; STARTED (unless a resumed job

@@ -20,11 +20,14 @@ class IllegalTransition(RuntimeError):
     """A job was asked to move between two statuses that the lifecycle does not connect."""
 
     def __init__(self, job_id: int, old: JobStatus | None, new: JobStatus) -> None:
-        before = "nothing" if old is None else old.name
-        super().__init__(f"job {job_id}: illegal status transition {before} -> {new.name}")
+        super().__init__(job_id, old, new)  # all arguments, so that SimPy can re-raise a copy
         self.job_id = job_id
         self.old = old
         self.new = new
+
+    def __str__(self) -> str:
+        before = "nothing" if self.old is None else self.old.name
+        return f"job {self.job_id}: illegal status transition {before} -> {self.new.name}"
 
 
 @functools.total_ordering
