@@ -79,7 +79,6 @@ def test_the_database_is_read_into_the_same_history(result: sim.RunResult, db: t
     memory, stored = History.from_result(result), History.from_database(*db)
     for field in ("job_ids", "final_status", "instrument", "job", "status", "t"):
         np.testing.assert_array_equal(getattr(memory, field), getattr(stored, field), err_msg=field)
-    assert stored.complete
 
 
 def _abort_while_executing(r: JobRecords) -> None:
@@ -314,13 +313,19 @@ def test_catches_overlapping_executions_in_the_database(
     assert f"while job {first} held it" in violations[0].detail
 
 
-def test_an_incomplete_run_is_checked_on_its_committed_rows(db: tuple[sqlite3.Connection, int]) -> None:
-    """A run that died leaves jobs rows without transitions: not a loss, but the rows it has must still hold."""
+def test_an_incomplete_run_is_checked_on_the_jobs_it_committed(db: tuple[sqlite3.Connection, int]) -> None:
+    """A run that died has committed whole jobs (jobs row and transitions together), and those must hold."""
     connection, run_id = db
     with connection:
         connection.execute("UPDATE runs SET complete = 0 WHERE run_id = ?", (run_id,))
         connection.execute("DELETE FROM transitions WHERE job_id >= 1500")
+        connection.execute("DELETE FROM jobs WHERE job_id >= 1500")
     assert check(connection, run_id) == []
+    with connection:  # a job whose transitions were not committed with its row is lost, complete run or not
+        connection.execute("DELETE FROM transitions WHERE job_id = 1400")
+    assert found(check(connection, run_id)) == {("unaccounted", 1400), ("count", None)}
+    with connection:
+        connection.execute("DELETE FROM jobs WHERE job_id = 1400")
     with connection:
         connection.execute(f"UPDATE transitions SET t = t - 100 WHERE job_id = {J} AND status = 'ready'")
         connection.execute("UPDATE jobs SET final_status = 'failed' WHERE job_id = 1000")
