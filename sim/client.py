@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.faults import JobError
+from hardware_mock.errors import ErrorRecord
 from sim.status import ABORTED, EXECUTION_STARTED, FAILED, NOT_RECEIVED, READY, STATUSES, JobStatus
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class JobData:
     position: int | None
     parallel_sweep_progress: tuple[Progress, ...]
     interrupted: bool
-    job_error: JobError | None
+    job_error: ErrorRecord | None
     timeline: tuple[TimelineEntry, ...]
 
 
@@ -47,15 +47,6 @@ class QueueState:
     queue: JobStatus
     jobs_in_queue: int
     completed_jobs: int
-
-
-def shot_progress(station: Station, job_id: int, share: float) -> tuple[Progress, ...]:
-    """Progress of a job ``share`` of the way through its execution, counted in shots per circuit."""
-    w = station.workload
-    circuits = int(w.circuits[job_id] * w.sweep_points[job_id])
-    shots = int(w.shots[job_id])
-    done = min(int(share * circuits * shots), circuits * shots)
-    return (("circuits", done // shots, circuits), ("shots", done % shots, shots))
 
 
 def job_data(station: Station, job_id: int) -> JobData:
@@ -67,10 +58,8 @@ def job_data(station: Station, job_id: int) -> JobData:
     status = None if code == NOT_RECEIVED else STATUSES[code]
     progress: tuple[Progress, ...] = ()
     if code == EXECUTION_STARTED:
-        instrument = int(records.instrument[job_id])
-        share = (station.env.now - times[EXECUTION_STARTED]) / station.execution_time[instrument][job_id]
-        progress = shot_progress(station, job_id, share)
-    error = JobError(records.user_error_message[job_id], records.full_error_log[job_id]) if code == FAILED else None
+        progress = tuple(station.instruments.progress(job_id))
+    error = ErrorRecord(records.user_error_message[job_id], records.full_error_log[job_id]) if code == FAILED else None
     return JobData(job_id=job_id, job_status=status, position=position(station, job_id),
                    parallel_sweep_progress=progress, interrupted=code == ABORTED, job_error=error, timeline=timeline)
 
@@ -81,7 +70,7 @@ def position(station: Station, job_id: int) -> int | None:
     code = station.records.status[job_id]
     if code >= READY or code == NOT_RECEIVED:
         return None
-    for pool in (*station.pools, station.instruments):
+    for pool in (*station.pools, station.instruments.pool):
         if pool is not None:
             ahead = pool.position(job_id)
             if ahead is not None:

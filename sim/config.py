@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, Field, fields
 from typing import Any
 
 from sim.distributions import FieldError, count, parse_distribution
@@ -70,7 +70,27 @@ class Table:
             required = f.default is MISSING and f.default_factory is MISSING
             if required and f.name not in kwargs:
                 raise self.error(f.name, "missing; this key is required")
-        return cls(**kwargs)
+        try:
+            return cls(**kwargs)
+        except ValueError as error:  # the dataclass's own consistency checks
+            raise self.error("", str(error)) from None
+
+    def build_by_units(self, cls: type, base: Any = None, extra: Mapping[str, Parser] | None = None) -> Any:
+        """``cls`` with each field parsed by the unit in its metadata (``field_parser``), starting from the
+        field values of ``base`` when given; ``extra`` keys are parsed but not passed on."""
+        parsers = {**(extra or {}), **{f.name: field_parser(f) for f in fields(cls)}}
+        for name in self.data:
+            if name not in parsers:
+                raise self.error(name, f"unknown key; expected one of {', '.join(parsers)}")
+        kwargs = {f.name: getattr(base, f.name) for f in fields(cls)} if base is not None else {}
+        kwargs.update({name: self.parse(name, parsers[name]) for name in self.data if name not in (extra or {})})
+        missing = [f.name for f in fields(cls) if f.default is MISSING and f.name not in kwargs]
+        if missing:
+            raise self.error(missing[0], "missing; this key is required")
+        try:
+            return cls(**kwargs)
+        except ValueError as error:
+            raise self.error("", str(error)) from None
 
 
 def integer(minimum: int) -> Parser:
@@ -129,3 +149,50 @@ def probability(value: object) -> float:
     if number > 1:
         raise ValueError(f"expected a probability between 0 and 1, got {value!r}")
     return number
+
+
+def time_of_day(value: object) -> float:
+    """Seconds after midnight in ``"HH:MM"`` or ``"HH:MM:SS"``."""
+    from hardware_mock.calibration import parse_time_of_day
+
+    if not isinstance(value, str):
+        raise ValueError(f"expected a time of day such as \"14:15\", got {value!r}")
+    return parse_time_of_day(value)
+
+
+def times_of_day(value: object) -> tuple[float, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of times of day such as [\"00:45\", \"14:15\"], got {value!r}")
+    return tuple(time_of_day(v) for v in value)
+
+
+def messages(value: object) -> tuple[tuple[str, str], ...]:
+    """A catalogue of errors: a list of [user message, log detail] pairs."""
+    if not isinstance(value, list) or not value or not all(
+            isinstance(v, list) and len(v) == 2 and all(isinstance(t, str) for t in v) for v in value):
+        raise ValueError(f"expected a non-empty list of [user message, log detail] pairs, got {value!r}")
+    return tuple((v[0], v[1]) for v in value)
+
+
+def seconds_or_inf(value: object) -> float:
+    """A duration, or ``inf`` for "never"."""
+    if isinstance(value, float) and math.isinf(value) and value > 0:
+        return value
+    return parse_duration(value)
+
+
+UNIT_PARSERS: dict[str, Parser] = {
+    "seconds": seconds_or_inf, "count": integer(0), "number": count, "fraction": probability, "text": str,
+    "time_of_day": time_of_day, "times_of_day": times_of_day, "messages": messages,
+}
+
+
+def field_parser(f: Field[Any]) -> Parser:
+    """How a configuration dataclass's field is read: by the ``unit`` in its metadata (default: seconds)."""
+    return UNIT_PARSERS[f.metadata.get("unit", "seconds")]
+
+
+def boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value

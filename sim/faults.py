@@ -30,9 +30,11 @@ import heapq
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import Enum
 
 import numpy as np
 
+from hardware_mock.errors import ErrorRecord
 from sim.config import Parser, ScenarioError, Table, choice, distribution, integer, probability, times_list
 from sim.distributions import Constant, Distribution, Exponential
 from sim.streams import RandomStreams
@@ -42,28 +44,20 @@ FAILING_STAGES = ("validation", "calibration", "compilation", "save_metadata", "
 RESTART_POLICIES = ("fail", "requeue")
 
 
-@dataclass(frozen=True)
-class JobError:
-    """An error as IQM reports it: a short message for users and a full log."""
-
-    user_message: str
-    full_log: str
-
-
-DEFAULT_ERRORS: dict[str, tuple[JobError, ...]] = {
-    "validation": (JobError("Job validation failed", "ValidationError: the job's sweep definition is invalid"),),
-    "calibration": (JobError("Could not fetch calibration data",
+DEFAULT_ERRORS: dict[str, tuple[ErrorRecord, ...]] = {
+    "validation": (ErrorRecord("Job validation failed", "ValidationError: the job's sweep definition is invalid"),),
+    "calibration": (ErrorRecord("Could not fetch calibration data",
                              "CalibrationError: calibration service did not answer in time"),),
-    "compilation": (JobError("Circuit compilation failed",
+    "compilation": (ErrorRecord("Circuit compilation failed",
                              "CompilationError: no pulse schedule for a gate on the requested qubits"),),
-    "save_metadata": (JobError("Internal error while saving the job",
+    "save_metadata": (ErrorRecord("Internal error while saving the job",
                                "DatabaseError: could not store sweep metadata (connection reset)"),),
-    "execution": (JobError("Instrument error during execution",
+    "execution": (ErrorRecord("Instrument error during execution",
                            "InstrumentError: a controller reported an error during the sweep"),),
-    "post_processing": (JobError("Internal error while processing results",
+    "post_processing": (ErrorRecord("Internal error while processing results",
                                  "PostProcessingError: failed to persist execution artifacts"),),
 }
-CLEANED_UP = JobError("Job was cleaned up on restart",
+CLEANED_UP = ErrorRecord("Job was cleaned up on restart",
                       "The station restarted while the job was in progress; in-progress jobs are cleaned up.")
 
 
@@ -85,7 +79,7 @@ class StageFailures:
     probability: float = 0.0
     after_end: float = 0.0
     """Share of the failures that strike after the stage's work, while its result is stored."""
-    errors: tuple[JobError, ...] = ()
+    errors: tuple[ErrorRecord, ...] = ()
     """Empty: the stage's default catalogue."""
 
 
@@ -109,13 +103,30 @@ class Faults:
         return dict(self.failures).get(stage, StageFailures())
 
 
+class Cause(Enum):
+    """Why a job process was interrupted."""
+
+    ABORT = "abort"
+    RESTART = "restart"
+    OUTAGE = "outage"
+
+
+class JobFailure(Exception):
+    """A stage (or the hardware) failed the job it was serving."""
+
+    def __init__(self, stage: str, error: ErrorRecord) -> None:
+        super().__init__(stage, error)
+        self.stage = stage
+        self.error = error
+
+
 # --- validation ---------------------------------------------------------------------------------------------
 
 def _errors(source: str, path: str) -> Parser:
-    def parse(value: object) -> tuple[JobError, ...]:
+    def parse(value: object) -> tuple[ErrorRecord, ...]:
         if not isinstance(value, list) or not value:
             raise ValueError(f"expected a non-empty list of {{ user_message = ..., full_log = ... }}, got {value!r}")
-        return tuple(Table(source, f"{path}[{i}]", v).build(JobError, {"user_message": str, "full_log": str})
+        return tuple(Table(source, f"{path}[{i}]", v).build(ErrorRecord, {"user_message": str, "full_log": str})
                      for i, v in enumerate(value))
     return parse
 
@@ -185,7 +196,7 @@ class StageFailure:
 
     share: float
     """How far into its service, as a share of the service time (1 for a failure after the work)."""
-    error: JobError
+    error: ErrorRecord
     after_end: bool
     """The work was done but storing its result failed: the job fails from the stage's ENDED status."""
 

@@ -27,6 +27,18 @@ class Event:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class InstrumentPeriod:
+    """A period an instrument spent on something other than a user job's run."""
+
+    instrument: int
+    kind: str
+    """``calibration``, ``outage``, ``reset`` (after a timeout) or ``stopping`` (finishing the shot batch of an
+    aborted job)."""
+    start: float
+    end: float
+
+
 class JobRecords:
     """Columns of per-job state for ``n`` jobs with ids 0 .. n-1."""
 
@@ -37,6 +49,9 @@ class JobRecords:
         self.instrument = np.full(n, -1, dtype=np.int64)
         self.execution_progress = np.full(n, np.nan)
         """Share of its execution an aborted job had done when it stopped the instrument."""
+        self.calibration_set = np.full(n, -1, dtype=np.int64)
+        """The calibration set each job was compiled against (-1: none fetched)."""
+        self.instrument_periods: list[InstrumentPeriod] = []
         self.lost_work = 0.0
         """Service seconds discarded by restarts."""
         self.failed_stage: dict[int, str] = {}

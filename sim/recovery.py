@@ -3,7 +3,8 @@
 IQM documents that every job whose status is in ``in_progress_statuses()`` "should be cleaned up on restart";
 how the real server does it is not public. Recovery here reads only what the station persisted (each job's
 status, status times and instrument in the job records), never the lost in-memory processes, and applies the
-scenario's policy:
+scenario's policy. (Every job process gave back the workers it held or waited for when it was stopped; an
+instrument stays with the job that was running on it until recovery decides.)
 
 - ``fail`` (IQM's documented behaviour): every in-progress job is marked FAILED with "cleaned up on restart";
   its failed stage is the stage it was in (``receive``, a stage name, or ``queue`` for PENDING_EXECUTION).
@@ -14,8 +15,8 @@ scenario's policy:
   - a stage's STARTED status (validation, calibration fetch, compilation, saving metadata, post-processing):
     the stage's work was lost; the job queues for the stage again and redoes it. Its STARTED record stands
     (the timeline only moves forward); the stage's ENDED is recorded when the redone work ends.
-  - EXECUTION_STARTED: the instrument run was lost; the instrument goes back to that same job first, and it
-    runs again from the start (so one instrument's execution intervals never overlap).
+  - EXECUTION_STARTED: the instrument run was lost; the instrument stayed with that same job, which runs again
+    from the start (so one instrument's execution intervals never overlap).
   Jobs are re-admitted in the order they reached their current status, so queues keep their old order.
 
 Each restart is recorded as an event with the number of jobs cleaned up and the work lost: the service time
@@ -30,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sim.faults import CLEANED_UP
-from sim.status import FAILED, READY, RECEIVED, STAGE_OF_STATUS, STAGE_STARTS
+from sim.status import EXECUTION_STARTED, FAILED, READY, RECEIVED, STAGE_OF_STATUS, STAGE_STARTS
 
 if TYPE_CHECKING:
     from sim.station import Station
@@ -61,23 +62,21 @@ def recover(station: Station) -> None:
     env, records = station.env, station.records
     policy = station.scenario.faults.restarts.policy
     down_since = station.down_since
-    station.instruments = station._build_pools()
     status_now = np.asarray(records.status, dtype=np.int64)
     jobs = np.flatnonzero((status_now >= RECEIVED) & (status_now < READY))
     status = status_now[jobs]
     if policy == "fail":
         lost = float(work_done(records.times, jobs, down_since).sum())
         for job_id, code in zip(jobs.tolist(), status.tolist(), strict=True):
+            if code == EXECUTION_STARTED:
+                station.instruments.release_after_restart(job_id)
             records.fail(job_id, FAILED, env.now, STAGE_OF_STATUS[code], CLEANED_UP.user_message,
                          CLEANED_UP.full_log)
             station._settle(job_id)
     else:
         lost = float(interrupted_work(records.times, jobs, status, down_since).sum())
         order = np.lexsort((jobs, records.times[jobs, status]))
-        executing = STAGE_STARTS["execution"].code
         for job_id, code in zip(jobs[order].tolist(), status[order].tolist(), strict=True):
-            if code == executing:
-                station.instruments.seize(int(records.instrument[job_id]))
             env.process(station._job(job_id, resume=code))
     records.lost_work += lost
     station.up = True

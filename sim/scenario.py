@@ -9,7 +9,8 @@ and overrides its keys)::
     [stages.NAME]     workers and service-time distribution of validation, calibration, compilation,
                       save_metadata and post_processing
     [scheduler]       the policy of the execution queue
-    [hardware]        instruments and their device profiles
+    [hardware]        instruments and their device profiles, execution timeout, [hardware.faults]
+    [calibration]     recalibration schedule, calibration-set validity, fetch times
     [aborts], [failures.STAGE], [restarts]   what goes wrong (see ``sim.faults``)
 
 Every default lives in one place: the field defaults of the dataclasses below. The file is validated once, at
@@ -24,21 +25,24 @@ import json
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hardware_mock.calibration import CalibrationPlan
 from hardware_mock.device import PRESETS, DeviceProfile
+from hardware_mock.faults import FaultModel
 from sim.config import (
     Parser,
     ScenarioError,
     Table,
+    boolean,
     choice,
     distribution,
     integer,
     names,
     positive_number,
-    probability,
+    seconds_or_inf,
     times_list,
     workers,
 )
@@ -88,6 +92,11 @@ class JobClass:
     shots: Distribution = Constant(1000)
     depth: Distribution = Constant(20)
     sweep_points: Distribution = Constant(1)
+    qubits: Distribution = Constant(5)
+    """Qubits each circuit uses (checked against the device in validation)."""
+    max_circuit_duration_over_t2: float | None = None
+    """The job's limit on circuit duration, as a share of T2 (IQM's request field): None takes the device's
+    default, 0 disables the check."""
     users: tuple[str, ...] = ("user",)
     priority: int = 0
 
@@ -131,6 +140,11 @@ class Hardware:
     """One profile per instrument."""
     execution_time: Distribution | None = None
     """Replaces the timing model by a plain distribution (queueing-theory checks, what-if studies)."""
+    execution_timeout: float = math.inf
+    """The station stops a run that lasts longer (a hang, or a job too long), fails it and resets the instrument."""
+    faults: FaultModel = FaultModel()
+    measurements: bool = False
+    """Draw synthetic measurement counts for every executed job (off by default: it costs time)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +157,8 @@ class Scenario:
     scheduler: Scheduler = Scheduler()
     hardware: Hardware = Hardware()
     faults: Faults = Faults()
+    calibration: CalibrationPlan | None = None
+    """Recalibrations and calibration sets; None: one set that never expires, no recalibrations."""
     source: str = "<scenario>"
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -219,31 +235,14 @@ def _device(source: str, path: str) -> Parser:
             return PRESETS[value]
         table = Table(source, path, value)
         base = PRESETS[table.parse("preset", choice(tuple(PRESETS)))] if "preset" in table.data else None
-        parsers: dict[str, Parser] = {"preset": str}
-        parsers.update({f.name: _device_field_parser(f) for f in fields(DeviceProfile)})
-        values = {f.name: getattr(base, f.name) for f in fields(DeviceProfile)} if base else {}
-        for name in table.data:
-            if name not in parsers:
-                raise table.error(name, f"unknown key; expected one of {', '.join(parsers)}")
-            if name != "preset":
-                values[name] = table.parse(name, parsers[name])
-        missing = [f.name for f in fields(DeviceProfile) if f.default is MISSING and f.name not in values]
-        if missing:
-            raise table.error(missing[0], "missing; give it or name a preset to start from")
-        return DeviceProfile(**values)
+        device: DeviceProfile = table.build_by_units(DeviceProfile, base, extra={"preset": str})
+        return device
     return parse
 
 
-def _device_field_parser(f: Field[Any]) -> Parser:
-    """Device fields are durations in seconds unless their metadata names another unit."""
-    unit = f.metadata.get("unit", "seconds")
-    parsers: dict[str, Parser] = {"seconds": parse_duration, "count": integer(0), "number": count,
-                                  "fraction": probability, "text": str}
-    return parsers[unit]
-
-
 def _build_hardware(table: Table) -> Hardware:
-    allowed = ("instruments", "device", "devices", "execution_time")
+    allowed = ("instruments", "device", "devices", "execution_time", "execution_timeout", "measurements",
+               "faults")
     for name in table.data:
         if name not in allowed:
             raise table.error(name, f"unknown key; expected one of {', '.join(allowed)}")
@@ -253,17 +252,20 @@ def _build_hardware(table: Table) -> Hardware:
         raw = table.data["devices"]
         if not isinstance(raw, list) or not raw:
             raise table.error("devices", f"expected a non-empty list of device presets or tables, got {raw!r}")
-        devices = tuple(Table(table.source, "", {"d": d}).parse("d", _device(table.source, table.key(
-            f"devices[{i}]"))) for i, d in enumerate(raw))
+        devices = tuple(_device(table.source, table.key(f"devices[{i}]"))(d) if not isinstance(d, str)
+                        else Table(table.source, table.key(f"devices[{i}]"), {"preset": d}).parse(
+                            "preset", _device(table.source, table.key(f"devices[{i}]"))) for i, d in enumerate(raw))
         if "instruments" in table.data and table.parse("instruments", integer(1)) != len(devices):
             raise table.error("instruments", "must equal the number of entries in devices")
     else:
         device = table.parse("device", _device(table.source, table.key("device"))) \
             if "device" in table.data else Hardware().devices[0]
         devices = (device,) * (table.parse("instruments", integer(1)) if "instruments" in table.data else 1)
-    execution = table.parse("execution_time", distribution(parse_duration)) \
-        if "execution_time" in table.data else None
-    return Hardware(devices=devices, execution_time=execution)
+    optional = {"execution_time": distribution(parse_duration), "execution_timeout": seconds_or_inf,
+                "measurements": boolean}
+    values = {name: table.parse(name, parser) for name, parser in optional.items() if name in table.data}
+    faults = table.table("faults").build_by_units(FaultModel)
+    return Hardware(devices=devices, faults=faults, **values)
 
 
 def _build_workload(source: str, data: object) -> tuple[JobClass, ...]:
@@ -274,7 +276,8 @@ def _build_workload(source: str, data: object) -> tuple[JobClass, ...]:
     counts = distribution(count)
     parsers: dict[str, Parser] = {
         "name": str, "weight": positive_number, "kind": choice(JOB_KINDS), "circuits": counts,
-        "shots": counts, "depth": counts, "sweep_points": counts, "users": names, "priority": integer(0),
+        "shots": counts, "depth": counts, "sweep_points": counts, "qubits": counts, "users": names,
+        "priority": integer(0), "max_circuit_duration_over_t2": count,
     }
     classes = tuple(Table(source, f"workload[{i}]", entry).build(JobClass, parsers) for i, entry in enumerate(data))
     class_names = [c.name for c in classes]
@@ -284,8 +287,8 @@ def _build_workload(source: str, data: object) -> tuple[JobClass, ...]:
 
 
 def _build_scenario(root: Table, data: Mapping[str, Any], name: str | None) -> Scenario:
-    sections = ("name", "run", "arrivals", "workload", "stages", "scheduler", "hardware", "aborts", "failures",
-                "restarts")
+    sections = ("name", "run", "arrivals", "workload", "stages", "scheduler", "hardware", "calibration", "aborts",
+                "failures", "restarts")
     for key in data:
         if key not in sections:
             raise root.error(key, f"unknown section; expected one of {', '.join(sections)}")
@@ -306,4 +309,6 @@ def _build_scenario(root: Table, data: Mapping[str, Any], name: str | None) -> S
     title = root.parse("name", str) if "name" in data else (name or "scenario")
     return Scenario(name=title, run=run, arrivals=arrivals, workload=_build_workload(root.source, data.get("workload")),
                     stages=stages, scheduler=scheduler, hardware=hardware, faults=build_faults(root),
+                    calibration=root.table("calibration").build_by_units(CalibrationPlan)
+                    if "calibration" in data else None,
                     source=root.source, raw=dict(data))

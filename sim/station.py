@@ -26,22 +26,21 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 import simpy
 
-from hardware_mock.timing import execution_time
-from sim.faults import JobError, StageFailure, abort_times, restart_schedule, stage_failures
+from hardware_mock.limits import check_jobs, violation
+from sim.faults import Cause, JobFailure, StageFailure, abort_times, restart_schedule, stage_failures
+from sim.instruments import Instruments
 from sim.policies import execution_key
-from sim.pools import FifoQueue, Pool, PriorityQueue
+from sim.pools import FifoQueue, Pool
 from sim.records import Event, JobRecords
 from sim.scenario import STAGE_NAMES, Scenario, Stage
 from sim.status import (
     ABORTED,
     FAILED,
     NOT_RECEIVED,
-    PENDING_EXECUTION,
     POST_PROCESSING_PENDING,
     READY,
     RECEIVED,
@@ -57,22 +56,6 @@ POST_PROCESSING_STARTED = STAGE_STARTS["post_processing"].code
 JobProcess = Generator[simpy.Event, object, None]
 
 
-class Cause(Enum):
-    """Why a job process was interrupted."""
-
-    ABORT = "abort"
-    RESTART = "restart"
-
-
-class JobFailure(Exception):
-    """A stage failed the job it was serving."""
-
-    def __init__(self, stage: str, error: JobError) -> None:
-        super().__init__(error.user_message)
-        self.stage = stage
-        self.error = error
-
-
 @dataclass(frozen=True)
 class StageRuntime:
     """A stage as the job process sees it: its index among the pools, where it starts in the lifecycle, each
@@ -83,6 +66,8 @@ class StageRuntime:
     start_code: int
     service: list[float]
     failures: dict[int, StageFailure]
+    fetches_calibration: bool = False
+    """The calibration stage with a calibration plan: each fetch adds the plan's (cached or uncached) time."""
 
 
 def service_times(stage: Stage, name: str, workload: Workload, rng: np.random.Generator) -> list[float]:
@@ -110,12 +95,12 @@ class Station:
         self.stages = [self._stage_runtime(i, name) for i, name in enumerate(STAGE_NAMES)]
         self.pre_execution = self.stages[:4]
         self.post_processing = self.stages[4]
-        self.execution_time = self._execution_times()
-        self.execution_failures = stage_failures(self.scenario.faults.failures_of("execution"), "execution",
-                                                 len(workload), self.streams)
+        stages = scenario.stages
+        self.pools: list[Pool | None] = [
+            None if math.isinf(getattr(stages, name).workers)
+            else Pool(self.env, int(getattr(stages, name).workers), FifoQueue()) for name in STAGE_NAMES]
         self.execution_key = execution_key(scenario.scheduler.policy, self.records, workload)
-        self.pools: list[Pool | None] = []
-        self.instruments: Pool = self._build_pools()
+        self.instruments = Instruments(self)
         self.up = True
         self.down_since = math.nan
         self.live: dict[int, simpy.Process] = {}
@@ -133,26 +118,26 @@ class Station:
         stage: Stage = getattr(self.scenario.stages, name)
         service = service_times(stage, name, self.workload, self.streams(f"stage.{name}"))
         failures = stage_failures(self.scenario.faults.failures_of(name), name, len(self.workload), self.streams)
-        return StageRuntime(name, index, STAGE_STARTS[name].code, service, failures)
+        if name == "validation":
+            failures.update(self._limit_violations())
+        return StageRuntime(name, index, STAGE_STARTS[name].code, service, failures,
+                            fetches_calibration=name == "calibration" and self.scenario.calibration is not None)
 
-    def _build_pools(self) -> Pool:
-        """Fresh, idle worker pools and instruments (at the start, and when the service comes back up)."""
-        env, stages = self.env, self.scenario.stages
-        self.pools = [None if math.isinf(getattr(stages, name).workers)
-                      else Pool(env, int(getattr(stages, name).workers), FifoQueue()) for name in STAGE_NAMES]
-        self.instruments = Pool(env, len(self.scenario.hardware.devices), PriorityQueue(self.execution_key))
-        return self.instruments
-
-    def _execution_times(self) -> list[list[float]]:
-        """Seconds each job would take on each instrument (instruments of one device share one list)."""
-        hardware = self.scenario.hardware
+    def _limit_violations(self) -> dict[int, StageFailure]:
+        """Jobs over a device limit fail validation at the end of its service (IQM's server-side checks);
+        a job must fit every instrument of the station, since any may run it."""
         w = self.workload
-        if hardware.execution_time is not None:
-            shared = hardware.execution_time.sample(self.streams("hardware"), len(w)).tolist()
-            return [shared] * len(hardware.devices)
-        by_device = {device: execution_time(device, w.circuits, w.shots, w.depth, w.sweep_points).tolist()
-                     for device in set(hardware.devices)}
-        return [by_device[device] for device in hardware.devices]
+        failures: dict[int, StageFailure] = {}
+        for device in dict.fromkeys(self.scenario.hardware.devices):
+            factor = np.where(np.isnan(w.duration_over_t2), device.max_circuit_duration_over_t2, w.duration_over_t2)
+            reasons = check_jobs(device, w.qubits, w.shots, w.depth, factor)
+            for job_id in np.flatnonzero(reasons).tolist():
+                if job_id not in failures:
+                    error = violation(device, int(reasons[job_id]), int(w.qubits[job_id]), int(w.shots[job_id]),
+                                      int(w.depth[job_id]), float(factor[job_id]))
+                    assert error is not None
+                    failures[job_id] = StageFailure(1.0, error, after_end=False)
+        return failures
 
     # --- running ---------------------------------------------------------------------------------------------
 
@@ -160,6 +145,7 @@ class Station:
         """Start the station's own processes: arrivals, aborts and restarts."""
         faults = self.scenario.faults
         self.env.process(self._arrivals())
+        self.instruments.start()
         aborts = abort_times(faults.aborts, self.workload.submitted_at, self.streams)
         if aborts:
             self.env.process(self._aborts(aborts))
@@ -223,7 +209,7 @@ class Station:
                 if resume <= stage.start_code:
                     yield from self._stage(job_id, stage, resume == stage.start_code)
             if resume <= EXECUTION_STARTED:
-                yield from self._execute(job_id, resume)
+                yield from self.instruments.execute(job_id, resume)
             if resume < POST_PROCESSING_PENDING:
                 advance(job_id, POST_PROCESSING_PENDING, env.now)
             if resume <= POST_PROCESSING_STARTED:
@@ -245,88 +231,64 @@ class Station:
 
     def _stage(self, job_id: int, stage: StageRuntime, started: bool) -> JobProcess:
         """Take a worker (waiting if none is free), serve, give the worker back; STARTED (unless a resumed job
-        already has it) and ENDED recorded. A failing job fails ``failure[0]`` seconds into its service."""
+        already has it) and ENDED recorded. A failing job fails part-way into its service, or after it."""
         env = self.env
         service = stage.service[job_id]
         failure = stage.failures.get(job_id) if stage.failures else None
-        if failure is not None:
-            service *= failure.share
-        pool = self.pools[stage.index] if service else None
-        if pool is None:
-            if not started:
-                self.records.advance(job_id, stage.start_code, env.now)
-            if service:
-                yield env.timeout(service)
-        else:
+        pool = self.pools[stage.index] if service or stage.fetches_calibration else None
+        if pool is not None:
             grant = pool.acquire(job_id)
             if isinstance(grant, int):
                 worker = grant
             else:
                 try:
                     worker = yield grant  # type: ignore[assignment]
-                except simpy.Interrupt as interrupt:
-                    if interrupt.cause is not Cause.RESTART:
-                        pool.cancel(job_id, grant)
+                except simpy.Interrupt:
+                    pool.cancel(job_id, grant)
                     raise
-            if not started:
-                self.records.advance(job_id, stage.start_code, env.now)
+        if not started:
+            self.records.advance(job_id, stage.start_code, env.now)
+        if stage.fetches_calibration:
+            service += self.instruments.fetch(job_id)
+        if failure is not None:
+            service *= failure.share
+        if service:
             try:
                 yield env.timeout(service)
-            except simpy.Interrupt as interrupt:
-                if interrupt.cause is not Cause.RESTART:
+            except simpy.Interrupt:
+                if pool is not None:
                     pool.release(worker)
                 raise
+        if pool is not None:
             pool.release(worker)
         if failure is not None:
-            self._fail(job_id, stage.start_code, stage.name, failure)
+            if failure.after_end:
+                self.records.advance(job_id, stage.start_code + 1, env.now)
+            raise JobFailure(stage.name, failure.error)
         self.records.advance(job_id, stage.start_code + 1, env.now)
 
-    def _fail(self, job_id: int, start_code: int, stage: str, failure: StageFailure) -> None:
-        if failure.after_end:
-            self.records.advance(job_id, start_code + 1, self.env.now)
-        raise JobFailure(stage, failure.error)
-
-    def _execute(self, job_id: int, resume: int) -> JobProcess:
-        """Wait in PENDING_EXECUTION for an instrument, run on it, give it back."""
-        env = self.env
-        instruments = self.instruments
-        if resume < PENDING_EXECUTION:
-            self.records.advance(job_id, PENDING_EXECUTION, env.now)
-        if resume == EXECUTION_STARTED:  # recovery gave the job its instrument back
-            instrument = int(self.records.instrument[job_id])
-        else:
-            grant = instruments.acquire(job_id)
+    def recompile(self, job_id: int) -> JobProcess:
+        """Compile a queued job again against the current calibration set (its set expired while it waited);
+        its status stays PENDING_EXECUTION."""
+        self.event("recompile", job_id, f"set {self.records.calibration_set[job_id]} expired")
+        compilation = self.stages[STAGE_NAMES.index("compilation")]
+        pool = self.pools[compilation.index]
+        worker = 0
+        if pool is not None:
+            grant = pool.acquire(job_id)
             if isinstance(grant, int):
-                instrument = grant
+                worker = grant
             else:
                 try:
-                    instrument = yield grant  # type: ignore[assignment]
-                except simpy.Interrupt as interrupt:
-                    if interrupt.cause is not Cause.RESTART:
-                        instruments.cancel(job_id, grant)
+                    worker = yield grant  # type: ignore[assignment]
+                except simpy.Interrupt:
+                    pool.cancel(job_id, grant)
                     raise
-            self.records.instrument[job_id] = instrument
-            self.records.advance(job_id, EXECUTION_STARTED, env.now)
-        duration = self.execution_time[instrument][job_id]
-        failure = self.execution_failures.get(job_id) if self.execution_failures else None
-        if failure is not None:
-            duration *= failure.share
         try:
-            yield env.timeout(duration)
-        except simpy.Interrupt as interrupt:
-            if interrupt.cause is Cause.ABORT:
-                self._stop_instrument(job_id, instrument, duration)
-            raise
-        instruments.release(instrument)
-        if failure is not None:
-            self._fail(job_id, EXECUTION_STARTED, "execution", failure)
-        self.records.advance(job_id, EXECUTION_STARTED + 1, env.now)  # EXECUTION_ENDED
-
-    def _stop_instrument(self, job_id: int, instrument: int, duration: float) -> None:
-        """An aborted job stops the instrument: its progress so far is kept and the instrument is freed."""
-        started = self.records.times[job_id, EXECUTION_STARTED]
-        self.records.execution_progress[job_id] = (self.env.now - started) / duration if duration else 1.0
-        self.instruments.release(instrument)
+            yield self.env.timeout(compilation.service[job_id] + self.instruments.fetch(job_id))
+        finally:
+            if pool is not None:
+                pool.release(worker)
 
     # --- aborts ----------------------------------------------------------------------------------------------
 

@@ -28,10 +28,14 @@ class RandomStreams:
         """The stream called ``name``; asking twice gives the same generator (it continues where it was)."""
         stream = self._streams.get(name)
         if stream is None:
-            # crc32 is stable across processes and Python versions, unlike hash().
-            sequence = np.random.SeedSequence(self.seed, spawn_key=(zlib.crc32(name.encode()),))
-            stream = self._streams[name] = np.random.Generator(np.random.PCG64(sequence))
+            stream = self._streams[name] = self.fresh(name)
         return stream
+
+    def fresh(self, name: str) -> np.random.Generator:
+        """A new generator at the start of the stream called ``name`` (to draw the same numbers again)."""
+        # crc32 is stable across processes and Python versions, unlike hash().
+        sequence = np.random.SeedSequence(self.seed, spawn_key=(zlib.crc32(name.encode()),))
+        return np.random.Generator(np.random.PCG64(sequence))
 
 
 def replication_seeds(seed: int, replications: int) -> list[int]:

@@ -36,6 +36,9 @@ class Workload:
     user: IntArray
     """Index into ``users``."""
     priority: IntArray
+    qubits: IntArray
+    duration_over_t2: FloatArray
+    """Each job's ``max_circuit_duration_over_t2`` (NaN: the device's default)."""
     class_names: tuple[str, ...]
     users: tuple[str, ...]
 
@@ -74,7 +77,8 @@ def sample_workload(scenario: Scenario, jobs: int, streams: RandomStreams) -> Wo
     weights = np.array([c.weight for c in classes])
     job_class = rng.choice(len(classes), size=n, p=weights / weights.sum()).astype(np.int64)
     users = tuple(dict.fromkeys(u for c in classes for u in c.users))
-    columns = {name: np.ones(n, dtype=np.int64) for name in ("circuits", "shots", "depth", "sweep_points")}
+    columns = {name: np.ones(n, dtype=np.int64) for name in ("circuits", "shots", "depth", "sweep_points", "qubits")}
+    duration_over_t2 = np.full(n, np.nan)
     kind, user, priority = (np.zeros(n, dtype=np.int64) for _ in range(3))
     for index, job_class_spec in enumerate(classes):
         members = np.flatnonzero(job_class == index)
@@ -86,5 +90,8 @@ def sample_workload(scenario: Scenario, jobs: int, streams: RandomStreams) -> Wo
         class_users = np.array([users.index(u) for u in job_class_spec.users])
         user[members] = class_users[rng.integers(0, len(class_users), members.size)]
         priority[members] = job_class_spec.priority
+        if job_class_spec.max_circuit_duration_over_t2 is not None:
+            duration_over_t2[members] = job_class_spec.max_circuit_duration_over_t2
     return Workload(submitted_at=submitted, job_class=job_class, kind=kind, user=user, priority=priority,
+                    duration_over_t2=duration_over_t2,
                     class_names=tuple(c.name for c in classes), users=users, **columns)

@@ -103,7 +103,7 @@ def test_aborting_many_queued_jobs_leaves_every_pool_idle() -> None:
     })
     station = observe(scenario, at=math.inf, jobs=n, seed=5)
     assert station.settled == n
-    assert all(pool is None or pool.idle for pool in (*station.pools, station.instruments))
+    assert all(pool is None or pool.idle for pool in (*station.pools, station.instruments.pool))
     status = np.asarray(station.records.status)
     assert set(status.tolist()) <= {S.READY.code, S.ABORTED.code}
     assert (status == S.ABORTED.code).sum() > n // 4
