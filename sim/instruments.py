@@ -122,6 +122,7 @@ class Instruments:
         self.on_instrument[instrument] = None
         if reset:
             self.station.event("execution_timeout", job_id, f"instrument {instrument} reset for {reset:g} s")
+            self.log(instrument, "timed_out", env.now - run, env.now)
             self._hold(instrument, "reset", reset)
         else:
             pool.release(instrument)

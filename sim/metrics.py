@@ -39,12 +39,15 @@ def stage_capacity(result: RunResult, stage: str) -> float:
     return float(getattr(result.scenario.stages, stage).workers)
 
 
-def busy_time(times: npt.NDArray[np.float64], start: int, end_time: float) -> float:
+def busy_time(times: npt.NDArray[np.float64], start: int, end_time: float, until_terminal: bool = False) -> float:
     """Total time servers spent in the service that starts at status ``start`` (running services count to
-    ``end_time``)."""
+    ``end_time``; with ``until_terminal``, a service cut short by FAILED or ABORTED counts to then)."""
     begun = times[:, start]
     mask = np.isfinite(begun)
-    ended = np.where(np.isfinite(times[:, start + 1]), times[:, start + 1], end_time)
+    ended = times[:, start + 1]
+    if until_terminal:
+        ended = np.fmin(ended, np.fmin(times[:, FAILED], times[:, ABORTED]))
+    ended = np.where(np.isfinite(ended), ended, end_time)
     return float(np.sum(ended[mask] - begun[mask]))
 
 
@@ -67,6 +70,30 @@ def stage_summary(result: RunResult, stage: str) -> dict[str, Any]:
 def terminal_times(times: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """When each job reached its terminal status (NaN for jobs still in flight)."""
     return np.fmax(np.fmax(times[:, READY], times[:, FAILED]), times[:, ABORTED])
+
+
+def instrument_time(result: RunResult) -> dict[str, float]:
+    """How the instruments spent the run, as shares of their total time (instruments x simulated time):
+    ``user_jobs`` (runs of user jobs, and finishing the shot batch of aborted ones), ``timed_out`` (runs that
+    hung or overran until the execution timeout stopped them), ``calibration``, ``outage``, ``reset`` (after a
+    timeout) and ``idle``."""
+    capacity = len(result.scenario.hardware.devices) * result.sim_time
+    if capacity <= 0:
+        return {}
+    seconds = {"user_jobs": busy_time(result.times, STAGE_STARTS["execution"].code, result.sim_time,
+                                      until_terminal=True), "timed_out": 0.0, "calibration": 0.0, "outage": 0.0,
+               "reset": 0.0}
+    for period in result.records.instrument_periods:
+        spent = min(period.end, result.sim_time) - period.start
+        if period.kind == "stopping":
+            seconds["user_jobs"] += spent
+        elif period.kind == "timed_out":  # already inside the job's execution interval
+            seconds["user_jobs"] -= spent
+            seconds["timed_out"] += spent
+        else:
+            seconds[period.kind] += spent
+    seconds["idle"] = capacity - sum(seconds.values())
+    return {kind: value / capacity for kind, value in seconds.items()}
 
 
 def summarize(result: RunResult) -> dict[str, Any]:
@@ -97,4 +124,5 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "stages": {stage: stage_summary(result, stage) for stage in STAGE_STARTS},
         "turnaround": describe(terminal_times(result.times) - result.times[:, RECEIVED]),
         "throughput_per_hour": ready / hours if hours > 0 else math.nan,
+        "instrument_time": instrument_time(result),
     }

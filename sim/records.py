@@ -33,7 +33,8 @@ class InstrumentPeriod:
 
     instrument: int
     kind: str
-    """``calibration``, ``outage``, ``reset`` (after a timeout) or ``stopping`` (finishing the shot batch of an
+    """``calibration``, ``outage``, ``reset`` (after a timeout), ``timed_out`` (a run that hung or overran, up
+    to the timeout; part of the job's execution interval) or ``stopping`` (finishing the shot batch of an
     aborted job)."""
     start: float
     end: float

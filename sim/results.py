@@ -106,6 +106,7 @@ def job_columns(workload: Workload, records: JobRecords, jobs: npt.NDArray[np.in
         "shots": w.shots[jobs],
         "depth": w.depth[jobs],
         "sweep_points": w.sweep_points[jobs],
+        "qubits": w.qubits[jobs],
         "user": np.array(w.users, dtype=object)[w.user[jobs]],
         "priority": w.priority[jobs],
         "submitted_at": w.submitted_at[jobs],
@@ -116,6 +117,7 @@ def job_columns(workload: Workload, records: JobRecords, jobs: npt.NDArray[np.in
         "full_error_log": _optional(records.full_error_log, jobs),
         "interrupted": (final == ABORTED).astype(np.int64),
         "execution_progress": records.execution_progress[jobs],
+        "calibration_set_id": records.calibration_set[jobs],
     }
 
 

@@ -7,9 +7,10 @@ simulated seconds from the start of the run; statuses are the lower-case values 
          wall_seconds, version, lost_work)
     jobs(run_id, job_id, job_class, job_type, circuits, shots, depth, sweep_points, user, priority,
          submitted_at, final_status, instrument, failed_stage, user_error_message, full_error_log,
-         interrupted, execution_progress)
+         interrupted, execution_progress, qubits, calibration_set_id)
     transitions(run_id, job_id, status, t)
     events(run_id, t, kind, job_id, detail)
+    instrument_periods(run_id, instrument, kind, start, end)   time an instrument spent on other than user jobs
 
 A run's row is written first with ``complete = 0`` and set to 1 only after every row of the run is committed,
 so a database left by a run that died says so. Rows go in large batches, one transaction each, in WAL mode,
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.records import Event, JobRecords
+from sim.records import Event, InstrumentPeriod, JobRecords
 from sim.results import RunResult, job_columns, transition_columns
 from sim.scenario import JOB_KINDS, Scenario
 from sim.status import STATUSES
@@ -45,7 +46,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     run_id INTEGER NOT NULL, job_id INTEGER NOT NULL, job_class TEXT, job_type TEXT, circuits INTEGER,
     shots INTEGER, depth INTEGER, sweep_points INTEGER, user TEXT, priority INTEGER, submitted_at REAL,
     final_status TEXT, instrument INTEGER, failed_stage TEXT, user_error_message TEXT, full_error_log TEXT,
-    interrupted INTEGER, execution_progress REAL, PRIMARY KEY (run_id, job_id)
+    interrupted INTEGER, execution_progress REAL, qubits INTEGER, calibration_set_id INTEGER,
+    PRIMARY KEY (run_id, job_id)
 );
 CREATE TABLE IF NOT EXISTS transitions (
     run_id INTEGER NOT NULL, job_id INTEGER NOT NULL, status TEXT NOT NULL, t REAL NOT NULL
@@ -54,10 +56,13 @@ CREATE INDEX IF NOT EXISTS transitions_by_job ON transitions (run_id, job_id);
 CREATE TABLE IF NOT EXISTS events (
     run_id INTEGER NOT NULL, t REAL NOT NULL, kind TEXT NOT NULL, job_id INTEGER, detail TEXT
 );
+CREATE TABLE IF NOT EXISTS instrument_periods (
+    run_id INTEGER NOT NULL, instrument INTEGER NOT NULL, kind TEXT NOT NULL, start REAL NOT NULL, end REAL NOT NULL
+);
 """
 JOB_COLUMNS = ("job_id", "job_class", "job_type", "circuits", "shots", "depth", "sweep_points", "user",
                "priority", "submitted_at", "final_status", "instrument", "failed_stage", "user_error_message",
-               "full_error_log", "interrupted", "execution_progress")
+               "full_error_log", "interrupted", "execution_progress", "qubits", "calibration_set_id")
 JOB_INSERT = (f"INSERT INTO jobs ({', '.join(('run_id', *JOB_COLUMNS))}) "
               f"VALUES ({', '.join('?' * (len(JOB_COLUMNS) + 1))})")
 
@@ -95,6 +100,7 @@ class RunWriter:
         self.run_id = -1
         self._written = np.zeros(len(workload), dtype=bool)
         self._events_written = 0
+        self._periods_written = 0
 
     def begin(self) -> int:
         from sim import __version__
@@ -118,14 +124,18 @@ class RunWriter:
         transition_rows = zip(transitions["job_id"].tolist(), transitions["status"].tolist(),
                               transitions["t"].tolist(), strict=True)
         events = self.records.events[self._events_written:]
+        periods = self.records.instrument_periods[self._periods_written:]
         with self.connection:
             self.connection.executemany(JOB_INSERT, ((run_id, *row) for row in job_rows))
             self.connection.executemany("INSERT INTO transitions VALUES (?, ?, ?, ?)",
                                         ((run_id, *row) for row in transition_rows))
             self.connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)",
                                         ((run_id, e.t, e.kind, e.job_id, e.detail) for e in events))
+            self.connection.executemany("INSERT INTO instrument_periods VALUES (?, ?, ?, ?, ?)",
+                                        ((run_id, p.instrument, p.kind, p.start, p.end) for p in periods))
         self._written[jobs] = True
         self._events_written += len(events)
+        self._periods_written += len(periods)
 
     def finish(self, sim_time: float, wall_seconds: float) -> None:
         """Write every remaining job, in batches, then mark the run complete."""
@@ -174,19 +184,21 @@ def load_run(connection: sqlite3.Connection, run_id: int) -> RunResult:
     users = list(dict.fromkeys(u for c in scenario.workload for u in c.users))
     records = JobRecords(n)
     columns: dict[str, Any] = {k: np.zeros(n, dtype=np.int64) for k in (
-        "job_class", "kind", "circuits", "shots", "depth", "sweep_points", "user", "priority")}
+        "job_class", "kind", "circuits", "shots", "depth", "sweep_points", "user", "priority", "qubits")}
     submitted = np.full(n, np.nan)
     for (job_id, job_class, job_type, circuits, shots, depth, sweep_points, user, priority, submitted_at,
-         instrument, failed_stage, message, log, progress) in connection.execute(
+         instrument, failed_stage, message, log, progress, qubits, calibration_set) in connection.execute(
             "SELECT job_id, job_class, job_type, circuits, shots, depth, sweep_points, user, priority, "
-            "submitted_at, instrument, failed_stage, user_error_message, full_error_log, execution_progress "
-            "FROM jobs WHERE run_id = ?", (run_id,)):
+            "submitted_at, instrument, failed_stage, user_error_message, full_error_log, execution_progress, "
+            "qubits, calibration_set_id FROM jobs WHERE run_id = ?", (run_id,)):
         for key, value in (("job_class", classes.index(job_class)), ("kind", JOB_KINDS.index(job_type)),
                            ("circuits", circuits), ("shots", shots), ("depth", depth),
-                           ("sweep_points", sweep_points), ("user", users.index(user)), ("priority", priority)):
+                           ("sweep_points", sweep_points), ("user", users.index(user)), ("priority", priority),
+                           ("qubits", qubits)):
             columns[key][job_id] = value
         submitted[job_id] = submitted_at
         records.instrument[job_id] = instrument
+        records.calibration_set[job_id] = calibration_set
         records.execution_progress[job_id] = np.nan if progress is None else progress
         if failed_stage is not None:
             records.failed_stage[job_id] = failed_stage
@@ -200,8 +212,11 @@ def load_run(connection: sqlite3.Connection, run_id: int) -> RunResult:
         records.status[job_id] = max(records.status[job_id], code)
     records.events.extend(Event(t, kind, job_id, detail) for t, kind, job_id, detail in connection.execute(
         "SELECT t, kind, job_id, detail FROM events WHERE run_id = ? ORDER BY rowid", (run_id,)))
+    records.instrument_periods.extend(InstrumentPeriod(*row) for row in connection.execute(
+        "SELECT instrument, kind, start, end FROM instrument_periods WHERE run_id = ? ORDER BY rowid", (run_id,)))
     records.lost_work = info.get("lost_work") or 0.0
-    workload = Workload(submitted_at=submitted, class_names=tuple(classes), users=tuple(users), **columns)
+    workload = Workload(submitted_at=submitted, class_names=tuple(classes), users=tuple(users),
+                        duration_over_t2=np.full(n, np.nan), **columns)
     sim_time = info["sim_time"] if info["sim_time"] is not None else float(np.nanmax(records.times, initial=0.0))
     return RunResult(scenario=scenario, seed=int(info["seed"]), workload=workload, records=records,
                      sim_time=sim_time, wall_seconds=info["wall_seconds"] or float("nan"), run_id=run_id)
