@@ -78,7 +78,10 @@ def _parser() -> argparse.ArgumentParser:
 def _prepare_out(out: Path) -> Path:
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: --out: expected a folder, but this is a file")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"{out}: --out: cannot make this folder ({error.strerror})") from None
     return out
 
 

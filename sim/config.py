@@ -181,8 +181,15 @@ def seconds_or_inf(value: object) -> float:
     return parse_duration(value)
 
 
+def text(value: object) -> str:
+    """A non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected a non-empty string, got {value!r}")
+    return value
+
+
 UNIT_PARSERS: dict[str, Parser] = {
-    "seconds": seconds_or_inf, "count": integer(0), "number": count, "fraction": probability, "text": str,
+    "seconds": seconds_or_inf, "count": integer(0), "number": count, "fraction": probability, "text": text,
     "time_of_day": time_of_day, "times_of_day": times_of_day, "messages": messages,
 }
 

@@ -131,6 +131,17 @@ def _number(value: object) -> float:
     return float(value)
 
 
+MAX_CV = 100.0
+
+
+def _cv(value: object) -> float:
+    """A coefficient of variation: 0 (a constant) or from 1e-6 to 100, where the families stay computable."""
+    cv = _number(value)
+    if cv != 0 and not 1e-6 <= cv <= MAX_CV:
+        raise ValueError(f"expected a coefficient of variation of 0 or between 1e-6 and {MAX_CV:g}, got {value!r}")
+    return cv
+
+
 def _field(spec: Mapping[str, object], key: str, parse: ValueParser) -> float:
     if key not in spec:
         raise FieldError(None, f"distribution {spec.get('dist')!r} needs the key {key!r}")
@@ -180,9 +191,9 @@ _FAMILIES: dict[str, tuple[frozenset[str], Callable[[Mapping[str, object], Value
     "uniform": (frozenset({"low", "high"}), _build_uniform),
     "lognormal": (
         frozenset({"mean", "cv"}),
-        lambda s, p: LogNormal(_positive(s, "mean", p), _field(s, "cv", _number)),
+        lambda s, p: LogNormal(_positive(s, "mean", p), _field(s, "cv", _cv)),
     ),
-    "gamma": (frozenset({"mean", "cv"}), lambda s, p: Gamma(_positive(s, "mean", p), _field(s, "cv", _number))),
+    "gamma": (frozenset({"mean", "cv"}), lambda s, p: Gamma(_positive(s, "mean", p), _field(s, "cv", _cv))),
     "empirical": (frozenset({"values", "weights"}), _build_empirical),
 }
 FAMILIES = tuple(_FAMILIES)
@@ -197,7 +208,7 @@ def parse_distribution(spec: object, parse: ValueParser = _number) -> Distributi
             raise FieldError(None, f"{error}, or a distribution table such as {{ dist = \"exponential\", "
                              "mean = ... }") from None
     family = spec.get("dist")
-    if family not in _FAMILIES:
+    if not isinstance(family, str) or family not in _FAMILIES:
         raise FieldError("dist", f"unknown distribution {family!r}; expected one of {', '.join(FAMILIES)}")
     allowed, build = _FAMILIES[str(family)]
     unknown = sorted(set(spec) - allowed - {"dist"})

@@ -35,7 +35,7 @@ from enum import Enum
 import numpy as np
 
 from hardware_mock.errors import ErrorRecord
-from sim.config import Parser, ScenarioError, Table, choice, distribution, integer, probability, times_list
+from sim.config import Parser, ScenarioError, Table, choice, distribution, integer, probability, text, times_list
 from sim.distributions import Constant, Distribution, Exponential
 from sim.streams import RandomStreams
 from sim.units import parse_duration
@@ -126,7 +126,7 @@ def _errors(source: str, path: str) -> Parser:
     def parse(value: object) -> tuple[ErrorRecord, ...]:
         if not isinstance(value, list) or not value:
             raise ValueError(f"expected a non-empty list of {{ user_message = ..., full_log = ... }}, got {value!r}")
-        return tuple(Table(source, f"{path}[{i}]", v).build(ErrorRecord, {"user_message": str, "full_log": str})
+        return tuple(Table(source, f"{path}[{i}]", v).build(ErrorRecord, {"user_message": text, "full_log": text})
                      for i, v in enumerate(value))
     return parse
 

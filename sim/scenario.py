@@ -43,6 +43,7 @@ from sim.config import (
     names,
     positive_number,
     seconds_or_inf,
+    text,
     times_list,
     workers,
 )
@@ -202,6 +203,8 @@ def _read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ScenarioError(source, "", "no such file") from None
     except OSError as error:
         raise ScenarioError(source, "", f"cannot read the file ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(source, "", "not a text file in UTF-8 (TOML files are UTF-8)") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -235,7 +238,7 @@ def _device(source: str, path: str) -> Parser:
             return PRESETS[value]
         table = Table(source, path, value)
         base = PRESETS[table.parse("preset", choice(tuple(PRESETS)))] if "preset" in table.data else None
-        device: DeviceProfile = table.build_by_units(DeviceProfile, base, extra={"preset": str})
+        device: DeviceProfile = table.build_by_units(DeviceProfile, base, extra={"preset": text})
         return device
     return parse
 
@@ -275,7 +278,7 @@ def _build_workload(source: str, data: object) -> tuple[JobClass, ...]:
         raise ScenarioError(source, "workload", "expected one or more [[workload]] tables")
     counts = distribution(count)
     parsers: dict[str, Parser] = {
-        "name": str, "weight": positive_number, "kind": choice(JOB_KINDS), "circuits": counts,
+        "name": text, "weight": positive_number, "kind": choice(JOB_KINDS), "circuits": counts,
         "shots": counts, "depth": counts, "sweep_points": counts, "qubits": counts, "users": names,
         "priority": integer(0), "max_circuit_duration_over_t2": count,
     }
@@ -306,9 +309,9 @@ def _build_scenario(root: Table, data: Mapping[str, Any], name: str | None) -> S
     stages = Stages(**{s: stages_table.table(s).build(Stage, stage_parsers) for s in STAGE_NAMES})
     scheduler = root.table("scheduler").build(Scheduler, {"policy": choice(POLICIES)})
     hardware = _build_hardware(root.table("hardware"))
-    title = root.parse("name", str) if "name" in data else (name or "scenario")
+    title = root.parse("name", text) if "name" in data else (name or "scenario")
     return Scenario(name=title, run=run, arrivals=arrivals, workload=_build_workload(root.source, data.get("workload")),
                     stages=stages, scheduler=scheduler, hardware=hardware, faults=build_faults(root),
                     calibration=root.table("calibration").build_by_units(CalibrationPlan)
                     if "calibration" in data else None,
-                    source=root.source, raw=dict(data))
+                    source=root.source, raw=copy.deepcopy(dict(data)))

@@ -200,6 +200,8 @@ class Station:
             if resume == NOT_RECEIVED:  # a new submission: its client will retry
                 self.env.process(self._retry_submission(job_id))
             return  # a resumed job: still in progress in the persisted records, the next recovery resumes it
+        if job_id in self.cancelled_before_receipt:  # aborted in the very instant it was submitted
+            return
         advance = self.records.advance
         self.live[job_id] = env.active_process  # type: ignore[assignment]
         try:
