@@ -86,6 +86,9 @@ def service_times(stage: Stage, name: str, workload: Workload, rng: np.random.Ge
 class Station:
     """One simulated station: environment, stage pools, instruments and the job records, ready to run."""
 
+    settled_batch = 50_000
+    """Jobs per batch handed to ``on_settled``: large batches keep the database writes cheap."""
+
     def __init__(self, scenario: Scenario, workload: Workload, streams: RandomStreams) -> None:
         self.scenario = scenario
         self.workload = workload
@@ -112,7 +115,6 @@ class Station:
         self.settled_jobs: list[int] = []
         self.on_settled: Callable[[list[int]], None] | None = None
         """Called with each batch of ``settled_batch`` newly settled jobs (the results database writer)."""
-        self.settled_batch = 50_000
 
     def _stage_runtime(self, index: int, name: str) -> StageRuntime:
         stage: Stage = getattr(self.scenario.stages, name)

@@ -45,7 +45,8 @@ def test_abort_of_a_queued_job_takes_it_out_of_the_queue() -> None:
     assert reached(result, 1, S.ABORTED) == 5
     assert last_before_terminal(result, 1) is S.PENDING_EXECUTION
     assert reached(result, 2, S.EXECUTION_STARTED) == 10  # job 2 moved up: right after job 0
-    assert final(result, 0) is S.READY and final(result, 2) is S.READY
+    assert final(result, 0) is S.READY
+    assert final(result, 2) is S.READY
     assert math.isnan(reached(result, 1, S.READY))
 
 
@@ -78,7 +79,9 @@ def test_abort_on_the_instrument_stops_it_and_keeps_progress() -> None:
     scenario = tiny(aborts={"jobs": [{"job": 0, "at": 4}]})
     station = observe(scenario, at=4.5)
     data = job_data(station, 0)
-    assert data.job_status is S.ABORTED and data.interrupted and data.position is None
+    assert data.job_status is S.ABORTED
+    assert data.interrupted
+    assert data.position is None
     result = sim.simulate(scenario)
     assert last_before_terminal(result, 0) is S.EXECUTION_STARTED
     assert result.records.execution_progress[0] == pytest.approx(0.4)

@@ -78,7 +78,8 @@ def test_calibration_twice_a_day_occupies_the_instrument_and_renews_the_set() ->
         assert not np.any((started < end) & (ended > start))
     # jobs fetched after a recalibration are compiled against the new set
     sets = result.records.calibration_set
-    assert sets.min() == 0 and sets.max() == len(starts)
+    assert sets.min() == 0
+    assert sets.max() == len(starts)
     split = instrument_time(result)
     assert split["calibration"] == pytest.approx(len(starts) * 1800 / result.sim_time)
     assert sum(split.values()) == pytest.approx(1.0)
@@ -137,7 +138,8 @@ def test_an_outage_fails_the_running_job_and_queued_jobs_wait() -> None:
     for start, end in outages:
         assert not np.any((started > start) & (started < end))  # nobody starts while it is down
     hit = [j for j, m in result.records.user_error_message.items() if "went down" in m]
-    assert hit and all(result.times[j, S.FAILED.code] in {s for s, _ in outages} for j in hit)
+    assert hit
+    assert all(result.times[j, S.FAILED.code] in {s for s, _ in outages} for j in hit)
     assert_invariants(result)
 
 
@@ -147,7 +149,8 @@ def test_an_abort_on_the_instrument_stops_at_the_next_shot_batch() -> None:
                                        "aborts": {"jobs": [{"job": 0, "at": 2.0}]}})
     station = observe(scenario, at=1.5)
     progress = job_data(station, 0).parallel_sweep_progress
-    assert progress[1][0] == "shots" and 0 < progress[1][1] < 1000
+    assert progress[1][0] == "shots"
+    assert 0 < progress[1][1] < 1000
     result = sim.simulate(scenario)
     assert STATUSES[result.records.status[0]] is S.ABORTED
     assert result.times[0, S.ABORTED.code] == 2.0
