@@ -144,7 +144,7 @@ def _cv(value: object) -> float:
 
 def _field(spec: Mapping[str, object], key: str, parse: ValueParser) -> float:
     if key not in spec:
-        raise FieldError(None, f"distribution {spec.get('dist')!r} needs the key {key!r}")
+        raise FieldError(key, f"missing; distribution {spec.get('dist')!r} needs it")
     try:
         return parse(spec[key])
     except ValueError as error:

@@ -48,8 +48,8 @@ def summary_table(summary: dict[str, Any]) -> str:
     if summary["events"]:
         lost = f"; work lost to restarts {format_seconds(summary['lost_work'])}" if summary["restarts"] else ""
         lines.insert(2, "events: " + ", ".join(f"{k} {v:,}" for k, v in summary["events"].items()) + lost)
-    lines += ["", f"turnaround (received -> terminal): {_stats(summary['turnaround'])}",
-              f"{'':<35}" + " ".join(f"{k:>8}" for k in STAT_NAMES),
+    lines += ["", f"{'':<35}" + " ".join(f"{k:>8}" for k in STAT_NAMES),
+              f"turnaround (received -> terminal): {_stats(summary['turnaround'])}",
               f"throughput: {summary['throughput_per_hour']:.1f} ready jobs/h",
               "instrument time: " + ", ".join(f"{kind.replace('_', ' ')} {100 * share:.1f}%"
                                               for kind, share in summary["instrument_time"].items())]

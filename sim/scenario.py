@@ -174,13 +174,22 @@ class Scenario:
         return _build_scenario(Table(source, "", data), data, name)
 
     def with_values(self, changes: Mapping[str, Any]) -> Scenario:
-        """A new scenario with dotted keys changed (``{"stages.compilation.workers": 8}``), validated again."""
+        """A new scenario with dotted keys changed, validated again: ``{"stages.compilation.workers": 8}``;
+        an entry of an array of tables by its index: ``{"workload[1].weight": 0.3}``."""
         data = copy.deepcopy(dict(self.raw))
         for dotted, value in changes.items():
             *parents, leaf = dotted.split(".")
             table = data
             for part in parents:
-                table = table.setdefault(part, {})
+                name, _, index = part.partition("[")
+                if index:
+                    entries = table.get(name)
+                    position = int(index.rstrip("]")) if index.rstrip("]").isdigit() else -1
+                    if not isinstance(entries, list) or not 0 <= position < len(entries):
+                        raise ScenarioError(self.source, dotted, f"there is no entry {part!r} to change")
+                    table = entries[position]
+                else:
+                    table = table.setdefault(name, {})
                 if not isinstance(table, dict):
                     raise ScenarioError(self.source, dotted, f"{part!r} is not a table")
             table[leaf] = value

@@ -150,6 +150,8 @@ def is_legal(old: int, new: int) -> bool:
 
     Legal moves: one step along the happy path, or from a non-terminal status to FAILED or ABORTED.
     """
+    if not (NOT_RECEIVED <= old < N_STATUSES and RECEIVED <= new < N_STATUSES):
+        return False
     if new == old + 1 and new <= READY:
         return True
     return new >= FAILED and RECEIVED <= old < READY

@@ -2,9 +2,10 @@
 
 Submission times come from the arrival process (Poisson or an explicit list); each job's class comes from
 the workload mix, and its size (circuits, shots, depth, sweep points), user and priority from its class. All
-of it is sampled in vectorised blocks from the run's own streams (``arrivals`` and ``workload``) before the
-simulation starts, so job ``j`` is the same job in every scenario that shares the arrival and workload
-sections: the basis of common random numbers across the points of a sweep.
+of it is sampled in vectorised blocks from the run's own streams before the simulation starts (``arrivals``,
+``workload`` for the classes, one stream per class and field for the sizes), so job ``j`` is the same job in
+every scenario that shares the arrival and workload sections, however many jobs the run has: the basis of
+common random numbers across the points of a sweep.
 """
 
 from __future__ import annotations
@@ -72,10 +73,9 @@ def sample_workload(scenario: Scenario, jobs: int, streams: RandomStreams) -> Wo
     """Draw the whole workload of a run of ``jobs`` jobs."""
     submitted = submission_times(scenario, jobs, streams)
     n = len(submitted)
-    rng = streams("workload")
     classes = scenario.workload
     weights = np.array([c.weight for c in classes])
-    job_class = rng.choice(len(classes), size=n, p=weights / weights.sum()).astype(np.int64)
+    job_class = streams("workload").choice(len(classes), size=n, p=weights / weights.sum()).astype(np.int64)
     users = tuple(dict.fromkeys(u for c in classes for u in c.users))
     columns = {name: np.ones(n, dtype=np.int64) for name in ("circuits", "shots", "depth", "sweep_points", "qubits")}
     duration_over_t2 = np.full(n, np.nan)
@@ -84,11 +84,15 @@ def sample_workload(scenario: Scenario, jobs: int, streams: RandomStreams) -> Wo
         members = np.flatnonzero(job_class == index)
         if members.size == 0:
             continue
+        # Each field of each class has a stream of its own, drawn for every job and kept for the members: job j
+        # gets the same size however many jobs the run has, and whatever the other fields' settings.
         for name, column in columns.items():
-            column[members] = _positive_ints(getattr(job_class_spec, name).sample(rng, members.size))
+            rng = streams(f"workload.{job_class_spec.name}.{name}")
+            column[members] = _positive_ints(getattr(job_class_spec, name).sample(rng, n)[members])
         kind[members] = JOB_KINDS.index(job_class_spec.kind)
         class_users = np.array([users.index(u) for u in job_class_spec.users])
-        user[members] = class_users[rng.integers(0, len(class_users), members.size)]
+        drawn_users = streams(f"workload.{job_class_spec.name}.user").integers(0, len(class_users), n)
+        user[members] = class_users[drawn_users[members]]
         priority[members] = job_class_spec.priority
         if job_class_spec.max_circuit_duration_over_t2 is not None:
             duration_over_t2[members] = job_class_spec.max_circuit_duration_over_t2

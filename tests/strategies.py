@@ -39,7 +39,7 @@ def positive_durations(max_seconds: float = 30.0) -> st.SearchStrategy[object]:
 
 def distributions(quantity: st.SearchStrategy[object], positive: st.SearchStrategy[object]) -> st.SearchStrategy[Any]:
     """Every distribution family, as the scenario writes it; ``quantity`` draws values, ``positive`` means."""
-    cvs = st.floats(0, 2)
+    cvs = st.one_of(st.just(0.0), st.floats(1e-6, 2))
     return st.one_of(
         quantity,
         st.fixed_dictionaries({"dist": st.just("constant"), "value": quantity}),
@@ -67,7 +67,8 @@ def count_distributions(high: int) -> st.SearchStrategy[Any]:
         counts,
         st.tuples(counts, counts).map(lambda lh: {"dist": "uniform", "low": min(lh), "high": max(lh)}),
         st.lists(counts, min_size=1, max_size=4).map(lambda values: {"dist": "empirical", "values": values}),
-        st.fixed_dictionaries({"dist": st.just("lognormal"), "mean": st.integers(1, high), "cv": st.floats(0, 1)}),
+        st.fixed_dictionaries({"dist": st.just("lognormal"), "mean": st.integers(1, high),
+                               "cv": st.one_of(st.just(0.0), st.floats(1e-6, 1))}),
     )
 
 
@@ -143,7 +144,8 @@ def faults(draw: st.DrawFn) -> dict[str, Any]:
     jobs that the run submits)."""
     result: dict[str, Any] = {}
     if draw(st.booleans()):
-        result["aborts"] = {"probability": draw(st.floats(0, 0.5)), "delay": draw(duration_distributions(120.0))}
+        delay = duration_distributions(120.0)  # zero included: an abort in the instant of submission
+        result["aborts"] = {"probability": draw(st.floats(0, 0.5)), "delay": draw(delay)}
     if draw(st.booleans()):
         failing = draw(st.lists(st.sampled_from(STAGE_NAMES), min_size=1, unique=True))
         result["failures"] = {name: {"probability": draw(st.floats(0, 0.5))} for name in failing}
@@ -241,18 +243,12 @@ BAD_SCENARIOS: dict[str, BadScenario] = {
         "workload[0].shots.weights", "one non-negative weight per value"),
     "unknown-job-kind": BadScenario(VALID_TOML + '[[workload]]\nkind = "annealing"\n', "workload[0].kind",
                                     "expected one of circuit, pulse"),
+    "distribution-name-not-a-string": BadScenario(
+        VALID_TOML + '[stages.compilation]\nduration = { dist = ["weibull"] }\n', "stages.compilation.duration.dist",
+        "unknown distribution"),
+    "name-not-a-string": BadScenario("name = 5\n" + VALID_TOML, "name", "expected a non-empty string"),
+    "cv-out-of-range": BadScenario(
+        VALID_TOML + '[stages.validation]\nduration = { dist = "gamma", mean = "1s", cv = 1e-200 }\n',
+        "stages.validation.duration.cv", "coefficient of variation"),
 }
 """Each invalid input and the error it must raise. Every message names the file first."""
-
-BAD_SCENARIOS_BUGS: dict[str, tuple[BadScenario, str]] = {
-    "distribution-name-not-a-string": (
-        BadScenario(VALID_TOML + '[stages.compilation]\nduration = { dist = ["weibull"] }\n',
-                    "stages.compilation.duration.dist", "unknown distribution"),
-        "sim/distributions.py parse_distribution: `family not in _FAMILIES` raises TypeError for a list",
-    ),
-    "name-not-a-string": (
-        BadScenario("name = 5\n" + VALID_TOML, "name", "expected"),
-        "sim/scenario.py: the parser of string keys is `str`, which accepts any value",
-    ),
-}
-"""Invalid inputs that the current code does not reject properly (kept as strict xfails, with the reason)."""

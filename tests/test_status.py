@@ -1,6 +1,8 @@
 """The status model: ``sim.JobStatus`` behaves exactly like IQM's ``JobExecutorStatus``, and the lifecycle's legal
 transitions (one step along the happy path, or any non-terminal status to FAILED or ABORTED) are enforced."""
 
+# ruff: noqa: SIM300  (comparisons with the string on the left are what is under test)
+
 from __future__ import annotations
 
 import enum
@@ -48,7 +50,7 @@ def test_ordering_is_definition_order() -> None:
         assert (a <= b) == (i <= j), (a, b)
         assert (a > b) == (i > j), (a, b)
         assert (a >= b) == (i >= j), (a, b)
-    assert sorted(reversed(MEMBERS)) == MEMBERS
+    assert sorted(MEMBERS[1::2] + MEMBERS[::2]) == MEMBERS
     assert max(MEMBERS) is JobStatus.ABORTED
     assert min(MEMBERS) is JobStatus.RECEIVED
 

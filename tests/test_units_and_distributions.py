@@ -282,7 +282,8 @@ def test_unknown_distribution_lists_the_families() -> None:
 def test_missing_parameter_is_named(spec: dict[str, object], missing: str) -> None:
     with pytest.raises(FieldError) as caught:
         parse_distribution(spec, parse_duration)
-    assert repr(missing) in caught.value.message
+    assert caught.value.field == missing  # the scenario's error names the key path down to it
+    assert caught.value.message.startswith("missing")
 
 
 @pytest.mark.parametrize("spec", ["-2s", "soon", True, None, [1, 2]])
@@ -291,3 +292,25 @@ def test_bad_constant(spec: object) -> None:
         parse_distribution(spec, parse_duration)
     assert caught.value.field is None  # the distribution's own key is at fault
     assert "distribution table" in caught.value.message
+
+
+@pytest.mark.parametrize("family", ["gamma", "lognormal"])
+@pytest.mark.parametrize("cv", [0.0, 1e-6, 1.0, 100.0])
+def test_extreme_cv_in_range_is_sampled(family: str, cv: float) -> None:
+    """Every cv the parser accepts can be sampled: a vanishing cv is the constant, a huge one gives finite samples."""
+    dist = parse_distribution({"dist": family, "mean": "1s", "cv": cv}, parse_duration)
+    values = sample(dist, size=1000)
+    assert np.isfinite(values).all()
+    assert (values >= 0).all()
+    if cv <= 1e-6:
+        assert values == pytest.approx(1.0, rel=1e-4)
+
+
+@pytest.mark.parametrize("family", ["gamma", "lognormal"])
+@pytest.mark.parametrize("cv", [1e-300, 1e-7, 100.5, 1e155, 1e300])
+def test_extreme_cv_out_of_range_is_rejected(family: str, cv: float) -> None:
+    """A cv the families cannot compute with (cv**2 underflows or overflows) is refused when parsed."""
+    with pytest.raises(FieldError) as caught:
+        parse_distribution({"dist": family, "mean": "1s", "cv": cv}, parse_duration)
+    assert caught.value.field == "cv"
+    assert "coefficient of variation" in caught.value.message
