@@ -1,6 +1,6 @@
 """Benchmark of stationsim against a bare SimPy reference model of the same pipeline.
 
-    python benchmarks/bench.py [--jobs N] [--scale 10000,100000,1000000] [--repeats R] [--quick]
+    python benchmarks/bench.py [--jobs N] [--scale 10000,100000,1000000] [--repeats R] [--clock cpu|wall] [--quick]
     python benchmarks/bench.py --profile [--jobs N]
 
 Both models run one pipeline (``PIPELINE`` below): Poisson arrivals, then six pools in series (validation,
@@ -13,31 +13,37 @@ scenario built with ``sim.Scenario.from_dict`` (``stationsim_scenario``).
 
 What is measured, against the targets of DESIGN.md (section Performance):
 
-- throughput: jobs per wall-clock second of each model at ``--jobs`` jobs, and their ratio (target >= 1);
+- throughput: jobs per second of each model at ``--jobs`` jobs, and their ratio (target >= 1);
 - peak memory: every measurement runs in a fresh ``spawn``-ed process, which reports its peak resident set
-  (``getrusage(RUSAGE_SELF).ru_maxrss``) and the resident set after its imports; the table gives the peak and
-  what the run added to that baseline;
-- scale: stationsim's wall time per job at each ``--scale`` size; spread = slowest / fastest - 1 (target
-  <= 15%);
+  (``getrusage(RUSAGE_SELF).ru_maxrss``) and its resident set after its imports, before the first run; the
+  table gives the peak and what the run added to that baseline. A full garbage collection before each run
+  frees what the previous one left in reference cycles, so that the peak is one run's;
+- scale: stationsim's time per job at each ``--scale`` size; spread = slowest / fastest - 1 (target <= 15%);
 - store: ``sim.store.connect`` + ``sim.store.write_run`` of the ``--jobs`` run into a temporary folder, as a
-  fraction of the run's own wall time (target <= 15%);
-- overload: stationsim at ``OVER_LOAD`` x capacity, where the queues grow without bound, in wall time per
-  event against the under-capacity run of as many jobs (target: not growing, i.e. <= +15%). An *event* is
-  one SimPy event (a timeout, a granted request, a process starting or ending): after its timed runs, a
-  measurement counts them in one more, untimed, run with ``Environment.schedule`` wrapped by a counter. A job
-  that waits for a server costs events that one served at once does not, so cost per job grows with load;
-  cost per event must not. The SimPy reference is run overloaded too, for information.
+  fraction of the run's own time (target <= 15%); for information, also what ``sim.simulate(..., store=path)``
+  (the command line's way: rows written while the run goes on) adds to the run;
+- overload: stationsim at ``OVER_LOAD`` x capacity, where the queues grow without bound, in time per event
+  against the under-capacity run of as many jobs (target: not growing, i.e. <= +15%). An *event* is one SimPy
+  event (a timeout, a granted request, a process starting or ending), counted after the timed runs in one
+  more, untimed, run with ``Environment.schedule`` wrapped by a counter. Two more overloaded runs help read a
+  miss: one with a tenth of the jobs (queues ten times shorter) and one with Python's cyclic garbage collector
+  off. The SimPy reference is run overloaded too, for information.
 
-Timings are wall clock (``time.perf_counter``) around the whole run (building the model, drawing, running),
-the best of several repeats for runs under ``LONG_RUN_JOBS`` jobs and a single run above. Measurements run
-one after another, never side by side, so they do not compete for the machine's cores.
+Times are the best of ``--repeats`` runs for runs under ``LONG_RUN_JOBS`` jobs, a single run above, each
+around the whole run (building the model, drawing, running: for stationsim, the ``sim.simulate`` call), after
+an untimed warm-up run of a few jobs. The figures use the process's CPU time by default (``--clock cpu``: user
++ system time of the measuring process), which other programs on a shared machine disturb far less than
+wall-clock time; the table shows the wall time beside it. Measurements run one after another, never side by
+side, so that they do not compete for the machine's cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import math
+import os
 import pstats
 import resource
 import sys
@@ -49,10 +55,12 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TypeVar
+from unittest import mock
 
 import numpy as np
 import numpy.typing as npt
 import simpy
+from simpy.events import NORMAL
 
 import sim
 import sim.store
@@ -77,7 +85,7 @@ class PoolSpec:
     started: JobStatus
     """The status a job reaches when it gets a server; the one after it is reached when service ends."""
     waiting: JobStatus | None = None
-    """A status reached on entering the pool's queue, when it is not the end of the previous stage."""
+    """A status reached on joining the pool's queue, where that is not the end of the previous stage."""
 
     @property
     def capacity(self) -> float:
@@ -100,13 +108,15 @@ UNDER_LOAD = 0.8
 OVER_LOAD = 2.0
 N_STATUSES = len(JobStatus)
 QUEUE_ENTRIES = [(pool.started.code - 1, pool.started.code) for pool in PIPELINE]
-"""(status on joining a pool's queue, status on getting a server) for every pool, as column indices."""
+"""(status on joining a pool's queue, status on getting a server) of every pool, as column indices."""
 
 LONG_RUN_JOBS = 500_000
+WARM_UP_JOBS = 1_000
+"""Jobs of an untimed first run in every measuring process, so that no timed run pays for first calls."""
+TARGET_RATIO = 1.0
 TARGET_SPREAD = 0.15
 TARGET_STORE_FRACTION = 0.15
 TARGET_OVERLOAD_GROWTH = 0.15
-TARGET_RATIO = 1.0
 
 
 def stationsim_scenario(rate: float) -> sim.Scenario:
@@ -126,6 +136,9 @@ def stationsim_scenario(rate: float) -> sim.Scenario:
 
 # --- the reference model ------------------------------------------------------------------------------------
 
+ReferencePools = list[tuple[simpy.Resource, PoolSpec]]
+Process = Generator[simpy.Event, Any, None]
+
 
 def run_reference(jobs: int, rate: float, seed: int) -> TimesArray:
     """The pipeline as one would write it in bare SimPy; returns each job's time at each status."""
@@ -138,18 +151,15 @@ def run_reference(jobs: int, rate: float, seed: int) -> TimesArray:
     return times
 
 
-ReferencePools = list[tuple[simpy.Resource, PoolSpec]]
-
-
 def _reference_arrivals(env: simpy.Environment, jobs: int, rate: float, rng: np.random.Generator,
-                        pools: ReferencePools, times: TimesArray) -> Generator[simpy.Event, Any, None]:
+                        pools: ReferencePools, times: TimesArray) -> Process:
     for job in range(jobs):
         yield env.timeout(rng.exponential(1.0 / rate))
         env.process(_reference_job(env, job, rng, pools, times))
 
 
 def _reference_job(env: simpy.Environment, job: int, rng: np.random.Generator, pools: ReferencePools,
-                   times: TimesArray) -> Generator[simpy.Event, Any, None]:
+                   times: TimesArray) -> Process:
     times[job, JobStatus.RECEIVED.code] = env.now
     for pool, spec in pools:
         if spec.waiting is not None:
@@ -164,6 +174,8 @@ def _reference_job(env: simpy.Environment, job: int, rng: np.random.Generator, p
 
 # --- measurements (each in a fresh process) -----------------------------------------------------------------
 
+CLOCKS: dict[str, Callable[[], float]] = {"cpu": time.process_time, "wall": time.perf_counter}
+
 
 @dataclass(frozen=True)
 class Task:
@@ -174,20 +186,31 @@ class Task:
     jobs: int
     load: float
     repeats: int
+    clock: str
+    """The clock of ``Measurement.seconds``: ``cpu`` or ``wall``."""
     count_events: bool = False
     """Count the run's SimPy events too (one more, untimed, run)."""
+    collect_garbage: bool = True
+    """False runs with Python's cyclic garbage collector off."""
     seed: int = 1
+
+    @property
+    def label(self) -> str:
+        gc_off = ", gc off" if not self.collect_garbage else ""
+        return f"{self.model} {self.jobs:,} @{self.load:g}x{gc_off}"
 
 
 @dataclass(frozen=True)
 class Measurement:
     task: Task
     seconds: float
-    """Best wall time of the repeats."""
+    """Best time of the repeats on the task's clock."""
+    wall_seconds: float
+    """Best wall-clock time of the repeats."""
     events: int | None
     """SimPy events of one run, if counted."""
     waits: int
-    """Times a job joined a queue and got its server later (not at once)."""
+    """Times a job joined a queue and got its server later, not at once."""
     completed: int
     """Jobs that reached READY."""
     mean_sojourn: float
@@ -196,7 +219,7 @@ class Measurement:
     """Most jobs between RECEIVED and READY at once."""
     peak_mb: float
     base_mb: float
-    """Resident set after imports, before the first run."""
+    """Resident set after the imports, before the first run."""
 
     @property
     def jobs_per_second(self) -> float:
@@ -214,18 +237,32 @@ class Measurement:
     def events_per_job(self) -> float:
         return self.events / self.task.jobs if self.events else math.nan
 
+    @property
+    def run_mb(self) -> float:
+        """Memory the run added to the baseline."""
+        return self.peak_mb - self.base_mb
+
 
 @dataclass(frozen=True)
 class StoreCost:
     jobs: int
     run_seconds: float
+    """Best time of the simulation runs."""
     write_seconds: float
-    """Best of the repeats, each into a new database."""
+    """Best time of the writes, each into a new database."""
+    write_wall_seconds: float
+    streamed_seconds: float
+    """Best time of the runs that wrote their results while running (``simulate(..., store=path)``)."""
     rows: int
 
     @property
     def fraction(self) -> float:
         return self.write_seconds / self.run_seconds
+
+    @property
+    def streamed_fraction(self) -> float:
+        """What writing while running adds to the run, as a fraction of the run."""
+        return self.streamed_seconds / self.run_seconds - 1
 
 
 def _rss_mb() -> float:
@@ -234,17 +271,14 @@ def _rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
-def _run_model(task: Task) -> tuple[float, TimesArray]:
-    """One timed run of ``task``: its wall time and its (jobs, statuses) array of times."""
+def _prepare(task: Task) -> Callable[[], TimesArray]:
+    """A run of ``task``'s model, ready to time, returning its (jobs, statuses) array of times; the
+    scenario is built beforehand, out of the timing."""
     rate = task.load * CAPACITY
     if task.model == "reference":
-        started = time.perf_counter()
-        times = run_reference(task.jobs, rate, task.seed)
-        return time.perf_counter() - started, times
+        return lambda: run_reference(task.jobs, rate, task.seed)
     scenario = stationsim_scenario(rate)
-    started = time.perf_counter()
-    result = sim.simulate(scenario, seed=task.seed, jobs=task.jobs)
-    return time.perf_counter() - started, result.times
+    return lambda: sim.simulate(scenario, seed=task.seed, jobs=task.jobs).times
 
 
 def count_simpy_events(task: Task) -> int:
@@ -253,17 +287,15 @@ def count_simpy_events(task: Task) -> int:
     schedule = simpy.Environment.schedule
     scheduled = 0
 
-    def counting_schedule(env: simpy.Environment, event: simpy.Event, priority: Any = simpy.core.NORMAL,
+    def counting_schedule(env: simpy.Environment, event: simpy.Event, priority: Any = NORMAL,
                           delay: float = 0) -> None:
         nonlocal scheduled
         scheduled += 1
         schedule(env, event, priority, delay)
 
-    simpy.Environment.schedule = counting_schedule  # type: ignore[method-assign]
-    try:
-        _run_model(task)
-    finally:
-        simpy.Environment.schedule = schedule  # type: ignore[method-assign]
+    run = _prepare(task)
+    with mock.patch.object(simpy.Environment, "schedule", counting_schedule):
+        run()
     return scheduled
 
 
@@ -281,14 +313,22 @@ def peak_in_system(times: TimesArray) -> int:
 
 
 def measure(task: Task) -> Measurement:
-    """Run ``task`` (in the calling process) and summarise it."""
+    """Run ``task`` in the calling process (a fresh one: see ``in_fresh_process``) and summarise it."""
+    if not task.collect_garbage:
+        gc.disable()
+    _prepare(Task(task.model, min(task.jobs, WARM_UP_JOBS), task.load, 1, task.clock))()
+    gc.collect()
     base_mb = _rss_mb()
-    best = math.inf
+    clock = CLOCKS[task.clock]
+    run = _prepare(task)
+    best = best_wall = math.inf
     times: TimesArray | None = None
     for _ in range(task.repeats):
-        times = None  # free the previous run's records before the next run
-        seconds, times = _run_model(task)
-        best = min(best, seconds)
+        times = None  # free the previous run's records before the next run,
+        gc.collect()  # and whatever it left in reference cycles: each run's peak is its own
+        started, started_wall = clock(), time.perf_counter()
+        times = run()
+        best, best_wall = min(best, clock() - started), min(best_wall, time.perf_counter() - started_wall)
     assert times is not None
     peak_mb = _rss_mb()
     ready = times[:, JobStatus.READY.code]
@@ -297,28 +337,39 @@ def measure(task: Task) -> Measurement:
     mean_sojourn = float(np.mean(ready[done] - times[done, JobStatus.RECEIVED.code]))
     del times, ready, done  # the counting run needs the memory more
     events = count_simpy_events(task) if task.count_events else None
-    return Measurement(task=task, seconds=best, events=events, waits=waits, completed=completed,
-                       mean_sojourn=mean_sojourn, peak_in_system=most, peak_mb=peak_mb, base_mb=base_mb)
+    return Measurement(task=task, seconds=best, wall_seconds=best_wall, events=events, waits=waits,
+                       completed=completed, mean_sojourn=mean_sojourn, peak_in_system=most, peak_mb=peak_mb,
+                       base_mb=base_mb)
 
 
 def measure_store(task: Task) -> StoreCost:
-    """Time stationsim on ``task`` and writing its results, each the best of ``task.repeats``."""
+    """Time stationsim on ``task``, writing its results to a new database afterwards, and running it with the
+    results written as it runs; each the best of the repeats."""
     scenario = stationsim_scenario(task.load * CAPACITY)
-    run_seconds = math.inf
+    clock = CLOCKS[task.clock]
+    sim.simulate(scenario, seed=task.seed, jobs=min(task.jobs, WARM_UP_JOBS))
+    run_seconds = write_seconds = write_wall = streamed_seconds = math.inf
     for _ in range(task.repeats):
-        started = time.perf_counter()
+        gc.collect()
+        started = clock()
         result = sim.simulate(scenario, seed=task.seed, jobs=task.jobs)
-        run_seconds = min(run_seconds, time.perf_counter() - started)
-    best = math.inf
+        run_seconds = min(run_seconds, clock() - started)
     with tempfile.TemporaryDirectory(prefix="stationsim-bench-") as folder:
         for attempt in range(task.repeats):
-            started = time.perf_counter()
-            connection = sim.store.connect(Path(folder) / f"results-{attempt}.sqlite")
+            started, started_wall = clock(), time.perf_counter()
+            connection = sim.store.connect(Path(folder) / f"written-after-{attempt}.sqlite")
             sim.store.write_run(connection, result)
             connection.close()
-            best = min(best, time.perf_counter() - started)
+            write_seconds = min(write_seconds, clock() - started)
+            write_wall = min(write_wall, time.perf_counter() - started_wall)
+        for attempt in range(task.repeats):
+            gc.collect()
+            started = clock()
+            sim.simulate(scenario, seed=task.seed, jobs=task.jobs, store=Path(folder) / f"streamed-{attempt}.sqlite")
+            streamed_seconds = min(streamed_seconds, clock() - started)
     rows = task.jobs + int(np.count_nonzero(~np.isnan(result.times)))
-    return StoreCost(jobs=task.jobs, run_seconds=run_seconds, write_seconds=best, rows=rows)
+    return StoreCost(jobs=task.jobs, run_seconds=run_seconds, write_seconds=write_seconds,
+                     write_wall_seconds=write_wall, streamed_seconds=streamed_seconds, rows=rows)
 
 
 def in_fresh_process(function: Callable[[Arg], Out], argument: Arg) -> Out:
@@ -327,7 +378,7 @@ def in_fresh_process(function: Callable[[Arg], Out], argument: Arg) -> Out:
         return executor.submit(function, argument).result()
 
 
-# --- the report ---------------------------------------------------------------------------------------------
+# --- the benchmark and its report ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -335,88 +386,101 @@ class Settings:
     jobs: int
     scale: tuple[int, ...]
     repeats: int
-
-
-def repeats_for(jobs: int, repeats: int) -> int:
-    return 1 if jobs >= LONG_RUN_JOBS else repeats
+    clock: str
 
 
 def _verdict(ok: bool) -> str:
     return "pass" if ok else "MISS"
 
 
-def _row(name: str, value: str, target: str = "", verdict: str = "") -> str:
-    return f"  {name:<44} {value:>22}  {target:<14} {verdict}"
+def _figure(name: str, value: str, target: str = "", verdict: str = "") -> str:
+    return f"  {name:<46} {value:>24}  {target:<9} {verdict}".rstrip()
+
+
+def _number(value: float, width: int, decimals: int) -> str:
+    """``value`` right-aligned in ``width`` characters; a dash if it was not measured (NaN)."""
+    return "-".rjust(width) if math.isnan(value) else f"{value:{width}.{decimals}f}"
 
 
 def run_benchmark(settings: Settings, log: Callable[[str], None]) -> list[str]:
-    """Every measurement, then the table of figures and targets as lines of text."""
+    """Every measurement, then the table of figures and targets, as lines of text."""
     cache: dict[Task, Measurement] = {}
 
-    def timed(model: str, jobs: int, load: float, count_events: bool = False) -> Measurement:
-        task = Task(model, jobs, load, repeats_for(jobs, settings.repeats), count_events)
+    def timed(model: str, jobs: int, load: float, count_events: bool = False,
+              collect_garbage: bool = True) -> Measurement:
+        repeats = 1 if jobs >= LONG_RUN_JOBS else settings.repeats
+        task = Task(model, jobs, load, repeats, settings.clock, count_events, collect_garbage)
         if task not in cache:
             counting = ", then counting events" if count_events else ""
-            log(f"  {model:<10} {jobs:>9,} jobs at {load:.1f} x capacity, best of {task.repeats}{counting} ...")
-            cache[task] = in_fresh_process(measure, task)
-            log(f"    {cache[task].seconds:8.2f} s  ({cache[task].jobs_per_second:,.0f} jobs/s, "
-                f"peak {cache[task].peak_mb:,.0f} MB)")
+            log(f"  {task.label:<34} best of {repeats}{counting} ...")
+            m = cache[task] = in_fresh_process(measure, task)
+            log(f"    {m.seconds:.2f} s {settings.clock} ({m.wall_seconds:.2f} s wall), {m.jobs_per_second:,.0f} "
+                f"jobs/s, peak {m.peak_mb:,.0f} MB")
         return cache[task]
 
     n = settings.jobs
     reference = timed("reference", n, UNDER_LOAD, count_events=True)
     station = timed("stationsim", n, UNDER_LOAD, count_events=True)
     scale = [station if size == n else timed("stationsim", size, UNDER_LOAD) for size in settings.scale]
-    overloaded = timed("stationsim", n, OVER_LOAD, count_events=True)
-    reference_overloaded = timed("reference", n, OVER_LOAD, count_events=True)
-    log(f"  store      {n:>9,} jobs, best of {settings.repeats} writes ...")
-    store = in_fresh_process(measure_store, Task("stationsim", n, UNDER_LOAD, settings.repeats))
+    reference_over = timed("reference", n, OVER_LOAD, count_events=True)
+    short_over = timed("stationsim", max(n // 10, 1), OVER_LOAD, count_events=True)
+    over = timed("stationsim", n, OVER_LOAD, count_events=True)
+    over_no_gc = timed("stationsim", n, OVER_LOAD, count_events=True, collect_garbage=False)
+    log(f"  store of stationsim {n:,} @{UNDER_LOAD:g}x     best of {settings.repeats} ...")
+    store = in_fresh_process(measure_store, Task("stationsim", n, UNDER_LOAD, settings.repeats, settings.clock))
 
     ratio = station.jobs_per_second / reference.jobs_per_second
     per_job = [m.us_per_job for m in scale]
     spread = max(per_job) / min(per_job) - 1
-    growth = overloaded.us_per_event / station.us_per_event - 1
-    reference_growth = reference_overloaded.us_per_event / reference.us_per_event - 1
+
+    def growth(before: Measurement, after: Measurement) -> float:
+        return after.us_per_event / before.us_per_event - 1
 
     lines = [
-        f"pipeline: {', '.join(f'{p.stage} {p.servers}x{p.mean:g}s' for p in PIPELINE)} (exponential); "
-        f"capacity {CAPACITY:g} jobs/s",
-        f"under capacity: Poisson {UNDER_LOAD * CAPACITY:g} jobs/s ({UNDER_LOAD:g} x); "
-        f"overloaded: {OVER_LOAD * CAPACITY:g} jobs/s ({OVER_LOAD:g} x)",
+        "pipeline (servers x mean exponential service): "
+        + ", ".join(f"{p.stage} {p.servers}x{p.mean:g}s" for p in PIPELINE),
+        f"capacity {CAPACITY:g} jobs/s; Poisson arrivals at {UNDER_LOAD:g}x ({UNDER_LOAD * CAPACITY:g}/s) and, "
+        f"overloaded, {OVER_LOAD:g}x ({OVER_LOAD * CAPACITY:g}/s); times on the {settings.clock} clock",
         "",
-        f"  {'model, jobs, load':<30} {'wall s':>7} {'jobs/s':>8} {'us/job':>7} {'events/job':>10} "
-        f"{'us/event':>8} {'waits/job':>9} {'sojourn s':>9} {'max in sys':>10} {'peak MB':>8} {'+run MB':>8}",
+        f"  {'model jobs @load':<34} {'s':>6} {'wall s':>6} {'jobs/s':>7} {'us/job':>6} {'ev/job':>6} "
+        f"{'us/ev':>5} {'waits/job':>9} {'sojourn':>8} {'max in sys':>10} {'peak MB':>7} {'run MB':>6}",
     ]
-    shown = dict.fromkeys((reference, station, *scale, reference_overloaded, overloaded))  # in order, once each
-    for m in shown:
-        label = f"{m.task.model} {m.task.jobs:,} @{m.task.load:g}x"
+    for m in dict.fromkeys((reference, station, *scale, reference_over, short_over, over, over_no_gc)):
         lines.append(
-            f"  {label:<30} {m.seconds:7.2f} {m.jobs_per_second:8,.0f} {m.us_per_job:7.1f} {m.events_per_job:10.2f} "
-            f"{m.us_per_event:8.2f} {m.waits / m.task.jobs:9.2f} {m.mean_sojourn:9.3g} {m.peak_in_system:10,} "
-            f"{m.peak_mb:8.0f} {m.peak_mb - m.base_mb:8.0f}")
-    if any(m.completed != m.task.jobs for m in cache.values()):
-        lines.append("  WARNING: a run left jobs unfinished")
+            f"  {m.task.label:<34} {m.seconds:6.2f} {m.wall_seconds:6.2f} {m.jobs_per_second:7,.0f} "
+            f"{m.us_per_job:6.1f} {_number(m.events_per_job, 6, 2)} {_number(m.us_per_event, 5, 2)} "
+            f"{m.waits / m.task.jobs:9.2f} {m.mean_sojourn:7.3g}s {m.peak_in_system:10,} {m.peak_mb:7,.0f} "
+            f"{m.run_mb:6,.0f}")
+    unfinished = [m.task.label for m in cache.values() if m.completed != m.task.jobs]
+    if unfinished:
+        lines.append(f"  WARNING: jobs left unfinished in {', '.join(unfinished)}")
     lines += [
         "",
-        _row("figure", "value", "target", "verdict"),
-        _row(f"reference jobs/s ({n:,} jobs)", f"{reference.jobs_per_second:,.0f}"),
-        _row(f"stationsim jobs/s ({n:,} jobs)", f"{station.jobs_per_second:,.0f}"),
-        _row("stationsim / reference", f"{ratio:.2f}x", f">= {TARGET_RATIO:g}x", _verdict(ratio >= TARGET_RATIO)),
-        _row("peak memory reference / stationsim", f"{reference.peak_mb:,.0f} / {station.peak_mb:,.0f} MB"),
-        _row("memory added by the run, per job", f"{1e6 * (reference.peak_mb - reference.base_mb) / n:,.0f} / "
-             f"{1e6 * (station.peak_mb - station.base_mb) / n:,.0f} B"),
-        _row("us/job at " + ", ".join(f"{s:,}" for s in settings.scale),
-             " / ".join(f"{x:.1f}" for x in per_job)),
-        _row("scale spread (slowest / fastest - 1)", f"{spread:+.1%}", f"<= {TARGET_SPREAD:.0%}",
-             _verdict(spread <= TARGET_SPREAD)),
-        _row(f"store write ({store.rows:,} rows)", f"{store.write_seconds:.2f} s of {store.run_seconds:.2f} s"),
-        _row("store write / run", f"{store.fraction:.1%}", f"<= {TARGET_STORE_FRACTION:.0%}",
-             _verdict(store.fraction <= TARGET_STORE_FRACTION)),
-        _row(f"us/event {UNDER_LOAD:g}x -> {OVER_LOAD:g}x (stationsim)",
-             f"{station.us_per_event:.2f} -> {overloaded.us_per_event:.2f}"),
-        _row("overload cost per event growth", f"{growth:+.1%}", f"<= +{TARGET_OVERLOAD_GROWTH:.0%}",
-             _verdict(growth <= TARGET_OVERLOAD_GROWTH)),
-        _row("  (reference, for information)", f"{reference_growth:+.1%}"),
+        _figure("figure", "value", "target", "verdict"),
+        _figure(f"reference, stationsim jobs/s at {n:,} jobs",
+                f"{reference.jobs_per_second:,.0f}, {station.jobs_per_second:,.0f}"),
+        _figure("stationsim / reference", f"{ratio:.2f}x", f">= {TARGET_RATIO:g}x", _verdict(ratio >= TARGET_RATIO)),
+        _figure("peak memory, reference / stationsim", f"{reference.peak_mb:,.0f} / {station.peak_mb:,.0f} MB"),
+        _figure("  added by the run, per job",
+                f"{1e6 * reference.run_mb / n:,.0f} / {1e6 * station.run_mb / n:,.0f} B"),
+        _figure(f"  stationsim at {scale[-1].task.jobs:,} jobs", f"{scale[-1].peak_mb:,.0f} MB peak, "
+                f"{1e6 * scale[-1].run_mb / scale[-1].task.jobs:,.0f} B/job"),
+        _figure("us/job at " + ", ".join(f"{m.task.jobs:,}" for m in scale), " / ".join(f"{x:.1f}" for x in per_job)),
+        _figure("scale spread (slowest / fastest - 1)", f"{spread:+.1%}", f"<= {TARGET_SPREAD:.0%}",
+                _verdict(spread <= TARGET_SPREAD)),
+        _figure(f"store write of {store.rows:,} rows; run", f"{store.write_seconds:.2f} s "
+                f"({store.write_wall_seconds:.2f} s wall); {store.run_seconds:.2f} s"),
+        _figure("store write / run", f"{store.fraction:.1%}", f"<= {TARGET_STORE_FRACTION:.0%}",
+                _verdict(store.fraction <= TARGET_STORE_FRACTION)),
+        _figure("  simulate(store=...) over simulate()", f"{store.streamed_fraction:+.1%}"),
+        _figure(f"us/event at {UNDER_LOAD:g}x, {OVER_LOAD:g}x ({n:,} jobs)",
+                f"{station.us_per_event:.2f}, {over.us_per_event:.2f}"),
+        _figure(f"cost per event, {OVER_LOAD:g}x vs {UNDER_LOAD:g}x", f"{growth(station, over):+.1%}",
+                f"<= +{TARGET_OVERLOAD_GROWTH:.0%}", _verdict(growth(station, over) <= TARGET_OVERLOAD_GROWTH)),
+        _figure(f"  {OVER_LOAD:g}x, {short_over.task.jobs:,} -> {n:,} jobs (queues x10)",
+                f"{growth(short_over, over):+.1%}"),
+        _figure(f"  {OVER_LOAD:g}x vs {UNDER_LOAD:g}x with the cyclic gc off", f"{growth(station, over_no_gc):+.1%}"),
+        _figure(f"  reference, {OVER_LOAD:g}x vs {UNDER_LOAD:g}x", f"{growth(reference, reference_over):+.1%}"),
     ]
     return lines
 
@@ -426,13 +490,13 @@ def profile(jobs: int, top: int = 15) -> str:
     scenario = stationsim_scenario(UNDER_LOAD * CAPACITY)
     profiler = cProfile.Profile()
     profiler.runcall(sim.simulate, scenario, seed=1, jobs=jobs)
-    stream = _Lines()
-    pstats.Stats(profiler, stream=stream).strip_dirs().sort_stats("tottime").print_stats(top)  # type: ignore[arg-type]
-    return stream.text()
+    sink = _TextSink()
+    pstats.Stats(profiler, stream=sink).strip_dirs().sort_stats("tottime").print_stats(top)  # type: ignore[arg-type]
+    return sink.text()
 
 
-class _Lines:
-    """A text sink for ``pstats``, which writes to a file-like object."""
+class _TextSink:
+    """A file-like object that keeps what ``pstats`` writes to it."""
 
     def __init__(self) -> None:
         self._parts: list[str] = []
@@ -445,39 +509,54 @@ class _Lines:
         return "".join(self._parts).strip("\n")
 
 
-def _sizes(text: str) -> tuple[int, ...]:
+def _count(text: str) -> int:
     try:
-        sizes = tuple(int(part.replace("_", "")) for part in text.split(","))
+        value = int(text.replace("_", ""))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected job counts separated by commas, got {text!r}") from None
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"expected at least two positive job counts, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value}")
+    return value
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    sizes = tuple(_count(part) for part in text.split(","))
+    if len(sizes) < 2:
+        raise argparse.ArgumentTypeError(f"expected at least two job counts separated by commas, got {text!r}")
     return sizes
 
 
+def _load_average() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--jobs", type=int, help="jobs in the model comparison, store and overload runs "
+    parser = argparse.ArgumentParser(description="Benchmark stationsim against a bare SimPy reference model.")
+    parser.add_argument("--jobs", type=_count, help="jobs of the model comparison, store and overload runs "
                         "(default 100,000; 5,000 with --quick)")
-    parser.add_argument("--scale", type=_sizes, help="stationsim job counts of the scale series "
-                        "(default 10000,100000,1000000; 2000,5000,20000 with --quick)")
-    parser.add_argument("--repeats", type=int, default=3, help="repeats of each timing under "
+    parser.add_argument("--scale", type=_counts, help="job counts of stationsim's scale series "
+                        "(default 10000,100000,1000000; 5000,20000 with --quick)")
+    parser.add_argument("--repeats", type=_count, default=3, help="runs of each measurement under "
                         f"{LONG_RUN_JOBS:,} jobs, the best counted (default 3)")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="cpu",
+                        help="time the figures by process CPU time (default) or wall-clock time")
     parser.add_argument("--quick", action="store_true", help="small job counts: a smoke run of a few seconds")
-    parser.add_argument("--profile", action="store_true", help="print a cProfile of one stationsim run of "
-                        "--jobs jobs instead of benchmarking")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead of benchmarking, print a cProfile of one stationsim run of --jobs jobs")
     args = parser.parse_args(argv)
     jobs: int = args.jobs or (5_000 if args.quick else 100_000)
     if args.profile:
         print(profile(jobs))
         return 0
-    scale: tuple[int, ...] = args.scale or ((2_000, 5_000, 20_000) if args.quick else (10_000, 100_000, 1_000_000))
-    settings = Settings(jobs=jobs, scale=scale, repeats=args.repeats)
-    print(f"stationsim {sim.__version__} benchmark; Python {sys.version.split()[0]}, SimPy {simpy.__version__}, "
-          f"numpy {np.__version__}; each measurement in a fresh process", flush=True)
+    scale: tuple[int, ...] = args.scale or ((5_000, 20_000) if args.quick else (10_000, 100_000, 1_000_000))
+    settings = Settings(jobs=jobs, scale=scale, repeats=args.repeats, clock=args.clock)
+    print(f"stationsim {sim.__version__} benchmark: Python {sys.version.split()[0]}, SimPy {simpy.__version__}, "
+          f"numpy {np.__version__}, {os.cpu_count()} cores, load average {_load_average()}; "
+          "each measurement in a fresh process", flush=True)
     started = time.perf_counter()
     lines = run_benchmark(settings, log=lambda text: print(text, flush=True))
-    print("\n".join(["", *lines, "", f"benchmark wall time {time.perf_counter() - started:.0f} s"]))
+    print("\n".join(["", *lines, "", f"benchmark took {time.perf_counter() - started:.0f} s; "
+                     f"load average at the end {_load_average()}"]))
     return 0
 
 
