@@ -49,6 +49,7 @@ from sim.config import (
 )
 from sim.distributions import Constant, Distribution, count
 from sim.faults import Faults, build_faults
+from sim.trace import Trace, read_trace
 from sim.units import parse_duration, parse_rate
 
 STAGE_NAMES = ("validation", "calibration", "compilation", "save_metadata", "post_processing")
@@ -71,14 +72,16 @@ class Arrivals:
     """Poisson arrivals per second."""
     times: tuple[float, ...] | None = None
     """Explicit submission times (seconds from the start, non-decreasing)."""
+    trace: Trace | None = field(default=None, compare=False)
+    """A recorded workload replayed exactly (``sim.trace``): submission times, job sizes, users, aborts."""
 
     @property
     def mean_rate(self) -> float:
         if self.rate is not None:
             return self.rate
-        assert self.times is not None
-        span = self.times[-1] - self.times[0]
-        return (len(self.times) - 1) / span if span > 0 else math.inf
+        times = self.trace.time.tolist() if self.trace is not None else list(self.times or ())
+        span = times[-1] - times[0]
+        return (len(times) - 1) / span if span > 0 else math.inf
 
 
 @dataclass(frozen=True)
@@ -229,8 +232,16 @@ def _read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(_read_toml(base_path, (*seen, path.resolve())), data)
 
 
+ALTERNATIVES = {"arrivals": ("rate", "times", "trace")}
+"""Keys of which a table takes one: an extending file that gives one replaces the base file's."""
+
+
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
+    for table, keys in ALTERNATIVES.items():
+        given = override.get(table)
+        if isinstance(given, Mapping) and isinstance(merged.get(table), dict) and any(k in given for k in keys):
+            merged[table] = {k: v for k, v in merged[table].items() if k not in keys}
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
             merged[key] = _merge(merged[key], value)
@@ -306,9 +317,12 @@ def _build_scenario(root: Table, data: Mapping[str, Any], name: str | None) -> S
             raise root.error(key, f"unknown section; expected one of {', '.join(sections)}")
     run = root.table("run").build(RunSettings, {"jobs": integer(1), "seed": integer(0), "horizon": parse_duration})
     arrivals_table = root.table("arrivals")
-    arrivals = arrivals_table.build(Arrivals, {"rate": parse_rate, "times": times_list})
-    if (arrivals.rate is None) == (arrivals.times is None):
-        raise arrivals_table.error("rate", "give exactly one of rate (Poisson, such as \"300/h\") or times")
+    folder = Path(root.source).parent if Path(root.source).is_file() else Path.cwd()
+    arrivals = arrivals_table.build(Arrivals, {"rate": parse_rate, "times": times_list,
+                                               "trace": lambda value: read_trace(folder / text(value))})
+    if sum(x is not None for x in (arrivals.rate, arrivals.times, arrivals.trace)) != 1:
+        raise arrivals_table.error("rate", "give exactly one of rate (Poisson, such as \"300/h\"), times (a list "
+                                   "of submission times) or trace (a file of submissions)")
     stages_table = root.table("stages")
     for key in stages_table.data:
         if key not in STAGE_NAMES:

@@ -165,6 +165,10 @@ class Station:
         self.env.process(self._arrivals())
         self.instruments.start()
         aborts = abort_times(faults.aborts, self.workload.submitted_at, self.streams)
+        trace = self.scenario.arrivals.trace
+        if trace is not None:  # the trace's own cancels
+            cancelled = np.flatnonzero(~np.isnan(trace.abort_at[:len(self.workload)]))
+            aborts = sorted(aborts + list(zip(trace.abort_at[cancelled].tolist(), cancelled.tolist(), strict=True)))
         if aborts:
             self.env.process(self._aborts(aborts))
         if faults.restarts.times or faults.restarts.mean_time_between is not None:

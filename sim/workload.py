@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from sim.scenario import JOB_KINDS, Scenario
 from sim.streams import RandomStreams
+from sim.trace import Trace
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -69,8 +70,22 @@ def _positive_ints(values: FloatArray) -> IntArray:
     return np.maximum(np.rint(values), 1).astype(np.int64)
 
 
+def trace_workload(trace: Trace, jobs: int) -> Workload:
+    """The first ``jobs`` submissions of a trace, exactly as recorded."""
+    rows = slice(0, jobs)
+    users = tuple(dict.fromkeys(trace.user[rows]))
+    kind = trace.kind[rows]
+    return Workload(submitted_at=trace.time[rows], job_class=kind, kind=kind, circuits=trace.circuits[rows],
+                    shots=trace.shots[rows], depth=trace.depth[rows], sweep_points=trace.sweep_points[rows],
+                    user=np.array([users.index(u) for u in trace.user[rows]], dtype=np.int64),
+                    priority=trace.priority[rows], qubits=trace.qubits[rows],
+                    duration_over_t2=np.full(len(kind), np.nan), class_names=JOB_KINDS, users=users)
+
+
 def sample_workload(scenario: Scenario, jobs: int, streams: RandomStreams) -> Workload:
-    """Draw the whole workload of a run of ``jobs`` jobs."""
+    """Draw the whole workload of a run of ``jobs`` jobs (or take it from the scenario's trace)."""
+    if scenario.arrivals.trace is not None:
+        return trace_workload(scenario.arrivals.trace, jobs)
     submitted = submission_times(scenario, jobs, streams)
     n = len(submitted)
     classes = scenario.workload
