@@ -13,11 +13,10 @@ final status and instrument), so both are judged by the same code. The checks, b
     a database transition whose status names no status (the row is then left out of the other checks).
 ``status_order``
     along a job's timeline, in the order recorded, a status that does not come after the one before it (a
-    repeat or a step back). A database records order as rows (by ``rowid`` within a job). In memory a job
-    keeps one time per status, not the order they were reached; the checker takes them in status order, the
-    order ``RunResult.transition_columns`` and the database use, so this holds by construction there and an
-    in-memory status stamped earlier than a lower status is a ``time_order`` violation, exactly as it is in
-    the database written from that result.
+    repeat or a step back). Both the job records and the results database keep one time per status (the
+    database's ``transitions`` view lists them in lifecycle order), so this holds by construction there and
+    a status stamped earlier than a lower status is a ``time_order`` violation; a ``History`` built by other
+    means (a user's own timeline) can break it.
 ``time_order``
     a status recorded at an earlier time than the status recorded before it.
 ``after_terminal``
@@ -124,7 +123,7 @@ class History:
 
     @classmethod
     def from_database(cls, connection: sqlite3.Connection, run_id: int) -> History:
-        """Run ``run_id`` of a results database, transitions in ``rowid`` order within each job."""
+        """Run ``run_id`` of a results database, each job's transitions in lifecycle order."""
         if connection.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
             raise ValueError(f"no run with run_id {run_id} in the results database")
         jobs = np.fromiter(connection.execute(
@@ -132,7 +131,7 @@ class History:
             "WHERE run_id = ? ORDER BY job_id", (run_id,)), dtype=[("id", "i8"), ("final", "i8"), ("inst", "i8")])
         rows = np.fromiter(connection.execute(
             f"SELECT job_id, {_code_sql('status', UNKNOWN)}, t FROM transitions WHERE run_id = ? "
-            "ORDER BY job_id, rowid", (run_id,)), dtype=[("id", "i8"), ("status", "i8"), ("t", "f8")])
+            "ORDER BY job_id, status_rank", (run_id,)), dtype=[("id", "i8"), ("status", "i8"), ("t", "f8")])
         first = _group_starts(rows["id"])
         job_ids = np.union1d(jobs["id"], rows["id"][first])
         final = np.full(len(job_ids), UNLISTED, dtype=np.int64)

@@ -124,7 +124,7 @@ def test_same_seed_gives_identical_tables(tmp_path: Path) -> None:
         process = stationsim("run", BASELINE, "--jobs", "1500", "--seed", "11", "--out", out)
         assert process.returncode == 0, process.stderr
     for query in ("SELECT * FROM jobs ORDER BY run_id, job_id",
-                  "SELECT * FROM transitions ORDER BY run_id, job_id, t, rowid",
+                  "SELECT * FROM transitions ORDER BY run_id, job_id, status_rank",
                   "SELECT * FROM events ORDER BY run_id, t, rowid",
                   "SELECT scenario_name, scenario_json, seed, jobs, complete, sim_time FROM runs"):
         rows = table(first / "results.sqlite", query)

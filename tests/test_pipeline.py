@@ -373,8 +373,8 @@ def read_database(db: Path, run_id: int = 1) -> tuple[np.ndarray, list[object]]:
         job_ids = [row[0] for row in connection.execute(
             "SELECT job_id FROM jobs WHERE run_id = ? ORDER BY job_id", (run_id,))]
         assert job_ids == list(range(len(final)))
-        rows = connection.execute("SELECT job_id, status, t FROM transitions WHERE run_id = ? ORDER BY rowid",
-                                  (run_id,)).fetchall()
+        rows = connection.execute("SELECT job_id, status, t FROM transitions WHERE run_id = ? "
+                                  "ORDER BY job_id, status_rank", (run_id,)).fetchall()
     finally:
         connection.close()
     times = np.full((len(final), 18), np.nan)
