@@ -47,15 +47,16 @@ def simulate(scenario: Scenario | str | Path, *, seed: int | None = None, jobs: 
         return RunResult(scenario=scenario, seed=seed, workload=workload, records=station.records,
                          sim_time=station.env.now, wall_seconds=time.perf_counter() - started)
     connection = connect(store)
+    station = Station(scenario, workload, streams)
+    writer = RunWriter(connection, scenario, seed, workload, station.records)
     try:
-        station = Station(scenario, workload, streams)
-        writer = RunWriter(connection, scenario, seed, workload, station.records)
         writer.begin()
         station.on_settled = writer.write_jobs
         _run(station, scenario)
         wall = time.perf_counter() - started
         writer.finish(station.env.now, wall)
     finally:
+        writer.close()
         connection.close()
     return RunResult(scenario=scenario, seed=seed, workload=workload, records=station.records,
                      sim_time=station.env.now, wall_seconds=wall, run_id=writer.run_id)

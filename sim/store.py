@@ -28,7 +28,8 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,8 @@ CREATE TABLE IF NOT EXISTS instrument_periods (
 
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open (creating if need be) a results database in WAL mode with the schema in place."""
-    connection = sqlite3.connect(path)
+    # one writer thread uses the connection at a time (``RunWriter``), never two together
+    connection = sqlite3.connect(path, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.executescript(SCHEMA)
@@ -98,6 +100,10 @@ class RunWriter:
     ``finish`` writes every job not yet written (those still in flight or never received) and only then marks
     the run complete. A run killed in between leaves a database whose committed rows are whole jobs and whose
     run says ``complete = 0``.
+
+    The rows are taken from the records on the caller's thread and committed by a writer thread of their own,
+    so that SQLite's work (which releases the GIL) overlaps the simulation on another core. Batches are
+    committed in order, at most one waiting behind the one being written.
     """
 
     def __init__(self, connection: sqlite3.Connection, scenario: Scenario, seed: int, workload: Workload,
@@ -111,6 +117,8 @@ class RunWriter:
         self._written = np.zeros(len(workload), dtype=bool)
         self._events_written = 0
         self._periods_written = 0
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="results-writer")
+        self._pending: Future[None] | None = None
 
     def begin(self) -> int:
         from sim import __version__
@@ -131,28 +139,50 @@ class RunWriter:
         columns = job_columns(self.workload, self.records, jobs)
         job_rows = zip(*(columns[name].tolist() for name in JOB_COLUMNS), self.records.times[jobs].tolist(),
                        strict=True)
-        events = self.records.events[self._events_written:]
-        periods = self.records.instrument_periods[self._periods_written:]
-        with self.connection:
-            # NaN binds as NULL: a status never reached has no time
-            self.connection.executemany(JOB_INSERT, ((run_id, *row[:-1], *row[-1]) for row in job_rows))
-            self.connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)",
-                                        ((run_id, e.t, e.kind, e.job_id, e.detail) for e in events))
-            self.connection.executemany("INSERT INTO instrument_periods VALUES (?, ?, ?, ?, ?)",
-                                        ((run_id, p.instrument, p.kind, p.start, p.end) for p in periods))
+        # NaN binds as NULL: a status never reached has no time
+        rows = [(run_id, *row[:-1], *row[-1]) for row in job_rows]
+        events = [(run_id, e.t, e.kind, e.job_id, e.detail) for e in self.records.events[self._events_written:]]
+        periods = [(run_id, p.instrument, p.kind, p.start, p.end)
+                   for p in self.records.instrument_periods[self._periods_written:]]
         self._written[jobs] = True
         self._events_written += len(events)
         self._periods_written += len(periods)
+        self._submit(self._commit, rows, events, periods)
+
+    def _commit(self, rows: list[tuple[Any, ...]], events: list[tuple[Any, ...]],
+                periods: list[tuple[Any, ...]]) -> None:
+        with self.connection:
+            self.connection.executemany(JOB_INSERT, rows)
+            self.connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", events)
+            self.connection.executemany("INSERT INTO instrument_periods VALUES (?, ?, ?, ?, ?)", periods)
+
+    def _submit(self, work: Callable[..., None], *args: Any) -> None:
+        """Hand ``work`` to the writer thread once the batch before it is committed (errors surface here)."""
+        if self._pending is not None:
+            self._pending.result()
+        self._pending = self._thread.submit(work, *args)
 
     def finish(self, sim_time: float, wall_seconds: float) -> None:
         """Write every remaining job, in batches, then mark the run complete."""
         remaining = np.flatnonzero(~self._written)
         for start in range(0, max(len(remaining), 1), BATCH_JOBS):
             self.write_jobs(remaining[start:start + BATCH_JOBS].tolist())
+        self._submit(self._complete, sim_time, wall_seconds)
+        self.close()
+
+    def _complete(self, sim_time: float, wall_seconds: float) -> None:
         with self.connection:
             self.connection.execute(
                 "UPDATE runs SET finished_at = ?, complete = 1, sim_time = ?, wall_seconds = ?, lost_work = ? "
                 "WHERE run_id = ?", (_now(), sim_time, wall_seconds, self.records.lost_work, self.run_id))
+
+    def close(self) -> None:
+        """Wait for the batches handed over so far, then stop the writer thread."""
+        try:
+            if self._pending is not None:
+                self._pending.result()
+        finally:
+            self._thread.shutdown(wait=True)
 
 
 def write_run(connection: sqlite3.Connection, result: RunResult) -> int:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -46,8 +47,8 @@ def test_rows_are_written_while_the_run_goes_on(tmp_path: Path, monkeypatch: pyt
     database = tmp_path / "r.sqlite"
 
     class Spy(sim.store.RunWriter):
-        def write_jobs(self, job_ids: list[int]) -> None:  # type: ignore[override]
-            super().write_jobs(job_ids)
+        def _commit(self, *batch: Any) -> None:
+            super()._commit(*batch)
             seen.append(self.connection.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
 
     monkeypatch.setattr(sim.simulation, "RunWriter", Spy)
