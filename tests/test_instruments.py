@@ -178,3 +178,14 @@ def test_hardware_settings_are_validated_with_their_key() -> None:
     with pytest.raises(sim.ScenarioError, match=r"hardware\.device\.t2"):
         sim.Scenario.from_dict({"arrivals": {"rate": 1}, "hardware": {"device": {"preset": "garnet", "t2": "x"}}})
     assert math.isinf(sim.Scenario.from_dict({"arrivals": {"rate": 1}}).hardware.execution_timeout)
+
+
+def test_utilisation_stays_within_capacity_when_runs_are_cut_short() -> None:
+    """A run cut short by a failure, a timeout or an outage stops occupying its instrument then."""
+    result = sim.simulate(SCENARIOS / "faulty_hardware.toml", jobs=3000, seed=1)
+    for stage, row in result.summary()["stages"].items():
+        if not math.isnan(row["utilisation"]):
+            assert 0 <= row["utilisation"] <= 1, stage
+    split = instrument_time(result)
+    busy = split["user_jobs"] + split["timed_out"]  # a timed-out run is part of its job's execution
+    assert busy == pytest.approx(result.summary()["stages"]["execution"]["utilisation"], rel=1e-9)

@@ -25,6 +25,12 @@ comes from the spread of the replications. The loads, run lengths and warm-ups k
 the half-width (the relaxation time at these loads is tens of jobs; the warm-up is thousands), and a power test
 shows that the intervals are narrow enough to tell the M/M/1 queue from neighbouring loads and from M/D/1.
 
+Every case uses the same base seed, so the cases share their arrival draws (common random numbers) and their
+deviations from theory are correlated: with ``BASE_SEED`` the 30 arrival streams run about 0.2% slow (two
+standard errors), which shows in every case's measured arrival rate and in the M/D/1 utilisation. When this
+module was written the default battery was also run for 30 other base seeds: the distances from theory, in
+standard errors, had mean about 0 and spread about 1, and 2 of 630 checks fell outside their 99% interval.
+
 Run with ``pytest -s`` to see the figures. Larger and heavier-loaded cases are marked ``slow``.
 """
 
