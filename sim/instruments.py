@@ -17,7 +17,8 @@ functions); this module only turns it into SimPy time:
 - **outages**: an instrument goes down after an exponential time of operation: the job running on it fails
   with the outage error, queued jobs wait, and it is back after the repair time.
 
-Every period an instrument spends on anything but a user job is logged, for the utilisation report.
+Every period an instrument spends on anything but a user job is logged, for the utilisation report. With
+``[hardware] measurements = true`` every finished run also leaves synthetic measurement counts.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from hardware_mock.calibration import CalibrationSet, fetch_time, initial_set, n
 from hardware_mock.errors import ErrorRecord
 from hardware_mock.execution import ExecutionPlan
 from hardware_mock.faults import JobFault, draw_job_faults, draw_outages, hang_timeout, instrument_error, outage_error
+from hardware_mock.measurement import ReadoutError, sample_counts, sparse_random_distribution
 from hardware_mock.timing import execution_time
 from sim.faults import Cause, JobFailure, StageFailure, stage_failures
 from sim.pools import Pool, PriorityQueue
@@ -65,6 +67,7 @@ class Instruments:
         self.hardware_faults = {int(j): (JobFault(int(drawn.kind[j])), float(drawn.at_fraction[j]),
                                          int(drawn.message[j])) for j in np.flatnonzero(drawn.kind)}
         self.faulty = bool(self.station_failures or self.hardware_faults or math.isfinite(self.timeout))
+        self.measure = hardware.measurements
         self.plan = station.scenario.calibration
         self.sets: list[CalibrationSet] = [] if self.plan is None else [initial_set(self.plan)]
         self.fetched_sets: set[int] = set()
@@ -130,6 +133,8 @@ class Instruments:
             if after_end:
                 records.advance(job_id, EXECUTION_STARTED + 1, env.now)
             raise JobFailure("execution", error)
+        if self.measure:
+            records.measurements[job_id] = self._measurements(job_id)
         records.advance(job_id, EXECUTION_STARTED + 1, env.now)  # EXECUTION_ENDED
 
     def _acquire(self, job_id: int) -> Generator[simpy.Event, object, int]:
@@ -152,6 +157,16 @@ class Instruments:
                 return instrument
             pool.release(instrument)
             yield from self.station.recompile(job_id)
+
+    def _measurements(self, job_id: int) -> list[dict[str, int]]:
+        """Synthetic counts of each circuit of a finished run (at its first sweep point): a random sparse ideal
+        distribution over the job's qubits, read out through a per-qubit readout error."""
+        w = self.station.workload
+        rng = self.station.streams("hardware.measurements")
+        qubits, shots = int(w.qubits[job_id]), int(w.shots[job_id])
+        readout = ReadoutError.uniform(qubits)
+        return [sample_counts(sparse_random_distribution(qubits, min(8, 2**qubits), rng), shots, readout, rng)
+                for _ in range(int(w.circuits[job_id]))]
 
     def _set_valid(self, job_id: int) -> bool:
         return self.sets[int(self.records.calibration_set[job_id])].is_valid_at(self.env.now)

@@ -53,6 +53,8 @@ class JobRecords:
         self.calibration_set = np.full(n, -1, dtype=np.int64)
         """The calibration set each job was compiled against (-1: none fetched)."""
         self.instrument_periods: list[InstrumentPeriod] = []
+        self.measurements: dict[int, list[dict[str, int]]] = {}
+        """Synthetic counts per circuit of each executed job (only when the scenario asks for them)."""
         self.lost_work = 0.0
         """Service seconds discarded by restarts."""
         self.failed_stage: dict[int, str] = {}

@@ -82,6 +82,14 @@ class RunResult:
         rows = [(e.t, e.kind, e.job_id, e.detail) for e in self.records.events]
         return pd.DataFrame(rows, columns=["t", "kind", "job_id", "detail"])
 
+    def measurements_frame(self) -> pd.DataFrame:
+        """Synthetic measurement counts (``[hardware] measurements = true``): job, circuit, bitstring, count."""
+        import pandas as pd
+
+        rows = [(job, circuit, bits, n) for job, circuits in sorted(self.records.measurements.items())
+                for circuit, counts in enumerate(circuits) for bits, n in counts.items()]
+        return pd.DataFrame(rows, columns=["job_id", "circuit", "bitstring", "count"])
+
     def summary(self) -> dict[str, Any]:
         from sim.metrics import summarize
 

@@ -11,6 +11,7 @@ simulated seconds from the start of the run; statuses are the lower-case values 
     transitions(run_id, job_id, status, t, status_rank)     a view: one row per status each job reached
     events(run_id, t, kind, job_id, detail)
     instrument_periods(run_id, instrument, kind, start, end)   time an instrument spent on other than user jobs
+    measurements(run_id, job_id, circuit, bitstring, count)   synthetic counts, when the scenario asks for them
 
 Each job's status times are stored in its ``jobs`` row, one column per status (``t_received`` ...), and
 ``transitions`` is a view that turns them into IQM's timeline entries, ``status_rank`` giving each status's
@@ -71,6 +72,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 {TRANSITIONS_VIEW}
 CREATE TABLE IF NOT EXISTS events (
     run_id INTEGER NOT NULL, t REAL NOT NULL, kind TEXT NOT NULL, job_id INTEGER, detail TEXT
+);
+CREATE TABLE IF NOT EXISTS measurements (
+    run_id INTEGER NOT NULL, job_id INTEGER NOT NULL, circuit INTEGER NOT NULL, bitstring TEXT NOT NULL,
+    count INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS instrument_periods (
     run_id INTEGER NOT NULL, instrument INTEGER NOT NULL, kind TEXT NOT NULL, start REAL NOT NULL, end REAL NOT NULL
@@ -144,14 +149,18 @@ class RunWriter:
         events = [(run_id, e.t, e.kind, e.job_id, e.detail) for e in self.records.events[self._events_written:]]
         periods = [(run_id, p.instrument, p.kind, p.start, p.end)
                    for p in self.records.instrument_periods[self._periods_written:]]
+        measured = self.records.measurements
+        counts = [(run_id, j, c, bits, n) for j in jobs.tolist() if j in measured
+                  for c, circuit in enumerate(measured[j]) for bits, n in circuit.items()]
         self._written[jobs] = True
         self._events_written += len(events)
         self._periods_written += len(periods)
-        self._submit(self._commit, rows, events, periods)
+        self._submit(self._commit, rows, events, periods, counts)
 
     def _commit(self, rows: list[tuple[Any, ...]], events: list[tuple[Any, ...]],
-                periods: list[tuple[Any, ...]]) -> None:
+                periods: list[tuple[Any, ...]], counts: list[tuple[Any, ...]]) -> None:
         with self.connection:
+            self.connection.executemany("INSERT INTO measurements VALUES (?, ?, ?, ?, ?)", counts)
             self.connection.executemany(JOB_INSERT, rows)
             self.connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", events)
             self.connection.executemany("INSERT INTO instrument_periods VALUES (?, ?, ?, ?, ?)", periods)

@@ -189,3 +189,15 @@ def test_utilisation_stays_within_capacity_when_runs_are_cut_short() -> None:
     split = instrument_time(result)
     busy = split["user_jobs"] + split["timed_out"]  # a timed-out run is part of its job's execution
     assert busy == pytest.approx(result.summary()["stages"]["execution"]["utilisation"], rel=1e-9)
+
+
+def test_synthetic_measurements_are_seeded_counts_of_every_shot() -> None:
+    scenario = sim.Scenario.from_dict({"arrivals": {"times": [0, 1]}, "workload": [one_job_class(
+        circuits=3, shots=500, qubits=4)], "hardware": {"measurements": True}})
+    first, again = sim.simulate(scenario, seed=5), sim.simulate(scenario, seed=5)
+    counts = first.measurements_frame()
+    assert counts.equals(again.measurements_frame())
+    per_circuit = counts.groupby(["job_id", "circuit"])["count"].sum()
+    assert per_circuit.tolist() == [500] * 6
+    assert counts.bitstring.str.len().eq(4).all()
+    assert sim.simulate(scenario.with_values({"hardware.measurements": False})).measurements_frame().empty
