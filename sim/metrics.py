@@ -56,7 +56,8 @@ def stage_summary(result: RunResult, stage: str) -> dict[str, Any]:
     start = STAGE_STARTS[stage].code
     served = np.isfinite(times[:, start + 1])
     capacity = stage_capacity(result, stage)
-    busy = busy_time(times, start, result.sim_time) / result.sim_time if result.sim_time > 0 else math.nan
+    busy = busy_time(times, start, result.sim_time, until_terminal=True) / result.sim_time if result.sim_time > 0 \
+        else math.nan
     return {
         "count": int(served.sum()),
         "wait": describe(times[served, start] - times[served, start - 1]),
