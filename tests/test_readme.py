@@ -209,3 +209,16 @@ def test_layout_names_existing_modules() -> None:
         assert (ROOT / "sim" / module).is_file() or (ROOT / "hardware_mock" / module).is_file(), module
     for folder in re.findall(r"`(\w+)/`", text):
         assert (ROOT / folder).is_dir(), folder
+
+
+def test_every_python_block_runs_in_order(quick_start: tuple[subprocess.CompletedProcess[str], Path, list[str]],
+                                          monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """All the README's Python examples, one after another in one namespace, as a reader would paste them."""
+    _, out, _ = quick_start
+    readme_out = option(quick_start_run(), "--out")
+    monkeypatch.chdir(ROOT)
+    namespace: dict[str, Any] = {}
+    for block in blocks("python"):
+        run_block(block.replace(readme_out, out.as_posix()).replace('"out/figures"', repr(str(tmp_path))),
+                  namespace)
+    assert any(tmp_path.glob("*.png"))
