@@ -1,0 +1,278 @@
+"""Replications: the same scenario run with several independent seeds, and confidence intervals over them.
+
+One run is an anecdote. A capacity planner runs R replications, each with a seed of its own spawned from one
+base seed (``sim.streams.replication_seeds``), deletes each run's warm-up (the first jobs, or the first
+simulated time, while the station fills from empty), and summarises every metric over the replications with
+a Student-t confidence interval (``sim.confidence.t_interval``).
+
+Each replication is a ``RunSpec`` (the scenario's TOML data, a seed, a job count and a warm-up) that
+``run_replication`` turns into the run's *metrics*: its summary (``sim.metrics.summarize``) flattened to one
+number per dotted name, such as ``turnaround.p95``, ``stages.execution.wait.mean``, ``throughput_per_hour``,
+``jobs.failed`` or ``instrument_time.idle``. Metrics are plain data, so any executor can carry them
+(``sim.executors``); figures of the computer rather than the model (wall time, seed) are left out, so that the
+same seeds give identical metrics everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sim.metrics import summarize
+from sim.scenario import Scenario
+from sim.simulation import simulate
+from sim.streams import replication_seeds
+from sim.units import format_seconds
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sim.confidence import Interval
+
+Metrics = dict[str, float]
+"""One run's summary as ``{dotted metric name: value}``."""
+
+NOT_METRICS = frozenset({"scenario", "seed", "wall_seconds", "jobs_per_second"})
+"""Summary entries that describe the run or the computer, not the modelled station."""
+COUNTED_BY_KEY = ("failed_by_stage.", "events.")
+"""Metrics whose absence from a run means zero (a stage that failed no job is not listed)."""
+TABLE_COLUMNS = ("metric", "mean", "half_width", "low", "high", "n")
+
+
+class ExperimentError(ValueError):
+    """An experiment that cannot be run as asked (a warm-up that deletes every job, too few replications)."""
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """What to delete from the start of each run: jobs submitted before ``time`` simulated seconds, or the
+    first ``jobs`` jobs (give one of the two; both zero: no warm-up)."""
+
+    time: float = 0.0
+    jobs: int = 0
+
+    def __post_init__(self) -> None:
+        if self.time < 0 or self.jobs < 0 or not math.isfinite(self.time):
+            raise ExperimentError(f"a warm-up is zero or more, got {self}")
+        if self.time and self.jobs:
+            raise ExperimentError("give the warm-up either as a time or as a number of jobs, not both")
+
+    def start(self, submitted_at: np.ndarray) -> float:
+        """The simulated time from which a run's jobs count."""
+        if not self.jobs:
+            return self.time
+        return float(np.sort(submitted_at)[self.jobs]) if self.jobs < len(submitted_at) else math.inf
+
+    def check(self, jobs: int) -> None:
+        """Raise unless a run of ``jobs`` jobs keeps some after the warm-up."""
+        if self.jobs >= jobs:
+            raise ExperimentError(f"a warm-up of {self.jobs:,} jobs deletes every job of a {jobs:,}-job run")
+
+    def __str__(self) -> str:
+        if self.jobs:
+            return f"first {self.jobs:,} jobs"
+        return f"first {self.time:g} s" if self.time else "none"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One replication, as sent to a worker: everything that determines its outcome."""
+
+    scenario: Mapping[str, Any]
+    """The scenario's TOML data (``Scenario.raw``)."""
+    source: str
+    name: str
+    seed: int
+    jobs: int | None = None
+    """Jobs to submit (None: the scenario's ``run.jobs``)."""
+    warmup: Warmup = Warmup()
+
+    @classmethod
+    def of(cls, scenario: Scenario, seed: int, jobs: int | None = None, warmup: Warmup = Warmup()) -> RunSpec:
+        return cls(dict(scenario.raw), scenario.source, scenario.name, seed, jobs, warmup)
+
+
+def run_replication(spec: RunSpec) -> Metrics:
+    """Run one replication and return its metrics after the warm-up (the task that executors run)."""
+    scenario = Scenario.from_dict(spec.scenario, source=spec.source, name=spec.name)
+    result = simulate(scenario, seed=spec.seed, jobs=spec.jobs)
+    return flatten_summary(summarize(result, warmup=spec.warmup.start(result.workload.submitted_at)))
+
+
+def flatten_summary(summary: Mapping[str, Any], prefix: str = "") -> Metrics:
+    """The numbers of a summary under dotted names (``{"turnaround": {"p95": 80.0}}`` -> ``turnaround.p95``),
+    without the entries that are not about the station (``NOT_METRICS``)."""
+    metrics: Metrics = {}
+    for key, value in summary.items():
+        name = f"{prefix}{key}"
+        if not prefix and key in NOT_METRICS:
+            continue
+        if isinstance(value, Mapping):
+            metrics.update(flatten_summary(value, f"{name}."))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            metrics[name] = float(value)
+    return metrics
+
+
+def metric_names(runs: Sequence[Mapping[str, float]]) -> list[str]:
+    """Every metric name of the runs, in the order they first appear."""
+    return list(dict.fromkeys(name for run in runs for name in run))
+
+
+def metric_values(runs: Sequence[Mapping[str, float]], name: str) -> list[float]:
+    """One value of the metric per run (zero where a per-key count is absent, NaN where a metric is)."""
+    missing = 0.0 if name.startswith(COUNTED_BY_KEY) else math.nan
+    return [run.get(name, missing) for run in runs]
+
+
+def interval(values: Sequence[float], level: float = 0.95) -> Interval:
+    """The t interval over replications, with NaN values left out (``n`` counts the rest); identical values
+    (infinite servers, say) have a half-width of zero."""
+    from sim.confidence import Interval, t_interval  # scipy: imported when needed, not by every command
+
+    finite = [v for v in values if not math.isnan(v)]
+    if len(finite) >= 2 and all(v == finite[0] for v in finite):
+        return Interval(finite[0], 0.0, len(finite), level)
+    return t_interval(finite, level) if finite else Interval(math.nan, math.nan, 0, level)
+
+
+def intervals(runs: Sequence[Mapping[str, float]], level: float = 0.95,
+              names: Sequence[str] | None = None) -> dict[str, Interval]:
+    """A confidence interval for every metric (or the metrics ``names``) over the replications ``runs``."""
+    return {name: interval(metric_values(runs, name), level) for name in (names or metric_names(runs))}
+
+
+def is_duration(metric: str) -> bool:
+    """Whether a metric is a time in seconds (waits, services, turnaround, the run's simulated time)."""
+    parts = metric.split(".")
+    return bool({"wait", "service", "turnaround"} & set(parts)) or metric in ("sim_time", "lost_work")
+
+
+def format_metric(metric: str, value: float) -> str:
+    """A value of the metric for people: durations with a unit, other figures with four digits."""
+    if math.isnan(value):
+        return "-"
+    return format_seconds(value) if is_duration(metric) else f"{value:.4g}"
+
+
+def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The metric, mean, CI half-width and n of tidy rows, aligned for a terminal."""
+    width = max([len("metric"), *(len(row["metric"]) for row in rows)])
+    lines = [f"{'metric':<{width}} {'mean':>10} {'+- (CI)':>10} {'n':>4}"]
+    lines += [f"{row['metric']:<{width}} {format_metric(row['metric'], row['mean']):>10} "
+              f"{format_metric(row['metric'], row['half_width']):>10} {row['n']:>4}" for row in rows]
+    return "\n".join(lines)
+
+
+def interval_row(name: str, estimate: Interval) -> dict[str, Any]:
+    """A row of a tidy table: metric, mean, half_width, low, high, n."""
+    return {"metric": name, "mean": estimate.mean, "half_width": estimate.half_width, "low": estimate.low,
+            "high": estimate.high, "n": estimate.n}
+
+
+@dataclass(frozen=True)
+class Replications:
+    """The metrics of R replications of one scenario, and their confidence intervals."""
+
+    scenario: Scenario
+    seeds: tuple[int, ...]
+    runs: tuple[Metrics, ...]
+    """One dict of metrics per replication, in the order of ``seeds``."""
+    warmup: Warmup = Warmup()
+    level: float = 0.95
+    jobs: int | None = None
+    metrics: tuple[str, ...] = field(default=(), compare=False)
+
+    def intervals(self) -> dict[str, Interval]:
+        return intervals(self.runs, self.level, self.metrics or None)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [interval_row(name, estimate) for name, estimate in self.intervals().items()]
+
+    def table(self) -> pd.DataFrame:
+        """The tidy table: one row per metric with mean, half_width, low, high and n."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows(), columns=list(TABLE_COLUMNS))
+
+    def values_table(self) -> pd.DataFrame:
+        """Every replication's value: replication, seed, metric, value."""
+        import pandas as pd
+
+        rows = [{"replication": i, "seed": seed, "metric": name, "value": value}
+                for name in self.metrics or metric_names(self.runs)
+                for i, (seed, value) in enumerate(zip(self.seeds, metric_values(self.runs, name), strict=True))]
+        return pd.DataFrame(rows, columns=["replication", "seed", "metric", "value"])
+
+
+def replicate(scenario: Scenario, replications: int = 5, *, seed: int | None = None, jobs: int | None = None,
+              warmup: Warmup = Warmup(), level: float = 0.95, executor: Executor | None = None,
+              progress: bool = False) -> Replications:
+    """Run ``replications`` independent replications of ``scenario`` (seeds spawned from ``seed``, by default
+    the scenario's ``run.seed``) on ``executor`` (default: one after the other in this process)."""
+    from sim.executors import run_tasks
+
+    if replications < 1:
+        raise ExperimentError(f"replications: expected 1 or more, got {replications}")
+    warmup.check(jobs if jobs is not None else scenario.run.jobs)
+    seeds = tuple(replication_seeds(scenario.run.seed if seed is None else seed, replications))
+    specs = [RunSpec.of(scenario, s, jobs, warmup) for s in seeds]
+    runs = tuple(run_tasks(run_replication, specs, executor, progress=progress, description="replications"))
+    return Replications(scenario=scenario, seeds=seeds, runs=runs, warmup=warmup, level=level, jobs=jobs,
+                        metrics=tuple(metric_names(runs)))
+
+
+def write_tables(database: Path, tables: Mapping[str, pd.DataFrame]) -> Path:
+    """Write ``tables`` into a new SQLite file at ``database``, replacing it whole: the file appears only
+    once every table is in it (a run stopped half-way leaves the old file or none)."""
+    partial = database.with_name(f".{database.name}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        connection = sqlite3.connect(partial)
+        try:
+            with connection:
+                for name, frame in tables.items():
+                    frame.to_sql(name, connection, index=False)
+        finally:
+            connection.close()
+        os.replace(partial, database)
+    finally:
+        partial.unlink(missing_ok=True)
+    return database
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    """Write ``frame`` as CSV at ``path``, replacing the file whole."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        frame.to_csv(partial, index=False)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def write_replications(replications: Replications, out: Path) -> tuple[Path, Path]:
+    """Write ``out/replications.sqlite`` (tables ``replications``: the tidy table; ``replication_values``:
+    every run's value) and ``out/replications.csv`` (the tidy table)."""
+    import pandas as pd
+
+    from sim import __version__
+
+    r = replications
+    info = {"scenario": r.scenario.name, "source": r.scenario.source, "replications": len(r.seeds),
+            "jobs": r.jobs or r.scenario.run.jobs, "warmup": str(r.warmup), "confidence": r.level,
+            "version": __version__, "complete": 1}
+    out.mkdir(parents=True, exist_ok=True)
+    table = r.table()
+    database = write_tables(out / "replications.sqlite", {
+        "replications": table, "replication_values": r.values_table(), "replications_info": pd.DataFrame([info])})
+    return database, write_csv(out / "replications.csv", table)
