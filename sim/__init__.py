@@ -11,11 +11,14 @@ and end READY, FAILED or ABORTED.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from sim.capacity import find_capacity
 from sim.config import ScenarioError
+from sim.experiments import replicate
 from sim.results import RunResult
 from sim.scenario import Scenario
 from sim.simulation import load_scenario, simulate
 from sim.status import IllegalTransition, JobStatus
+from sim.sweeps import Sweep, run_sweep
 
 try:
     __version__ = version("stationsim")
@@ -28,7 +31,11 @@ __all__ = [
     "RunResult",
     "Scenario",
     "ScenarioError",
+    "Sweep",
     "__version__",
+    "find_capacity",
     "load_scenario",
+    "replicate",
+    "run_sweep",
     "simulate",
 ]
