@@ -3,6 +3,9 @@
 Everything about *how long* and *what goes wrong* comes from ``hardware_mock`` (plain, deterministic
 functions); this module only turns it into SimPy time:
 
+- **the queue**: jobs wait in PENDING_EXECUTION in the order of the scenario's scheduling policy
+  (``sim.policies``), which reads the jobs through a ``QueueContext`` (workload fields, each job's expected time on
+  these instruments, the calibration schedule); a policy that breaks the protocol raises ``PolicyError``;
 - **execution**: a job granted an instrument runs for ``execution_time`` of its device. An instrument error
   ends the run early (FAILED in execution, with the device's message); a hang never ends; the station's
   execution timeout stops any run that lasts longer, fails the job and resets the instrument (which holds it);
@@ -37,7 +40,8 @@ from hardware_mock.faults import JobFault, draw_job_faults, draw_outages, hang_t
 from hardware_mock.measurement import ReadoutError, sample_counts, sparse_random_distribution
 from hardware_mock.timing import execution_time
 from sim.faults import Cause, JobFailure, StageFailure, stage_failures
-from sim.pools import Pool, PriorityQueue
+from sim.policies import PolicyError, QueueContext, SchedulingPolicy, policy_for_run
+from sim.pools import Pool
 from sim.records import InstrumentPeriod
 from sim.status import EXECUTION_STARTED, PENDING_EXECUTION
 
@@ -56,7 +60,6 @@ class Instruments:
         self.records = station.records
         hardware = station.scenario.hardware
         self.devices = hardware.devices
-        self.pool = Pool(self.env, len(self.devices), PriorityQueue(station.execution_key))
         self.times = self._execution_times()
         self.timeout = hardware.execution_timeout
         self.on_instrument: list[int | None] = [None] * len(self.devices)
@@ -71,6 +74,27 @@ class Instruments:
         self.plan = station.scenario.calibration
         self.sets: list[CalibrationSet] = [] if self.plan is None else [initial_set(self.plan)]
         self.fetched_sets: set[int] = set()
+        self.pool = Pool(self.env, len(self.devices), self._execution_policy(), on_bad_choice=self._policy_error)
+
+    def _execution_policy(self) -> SchedulingPolicy:
+        """The scenario's scheduling policy for this run, reading the jobs through its ``QueueContext``."""
+        scenario = self.station.scenario
+        scheduler = scenario.scheduler
+        distinct = list({id(times): times for times in self.times}.values())
+        expected = distinct[0] if len(distinct) == 1 else np.max(distinct, axis=0)
+        clock = scheduler.start_time_of_day
+        if clock is None:
+            clock = self.plan.start_time_of_day if self.plan is not None else 0.0
+        context = QueueContext.for_workload(
+            self.station.workload, expected, self.records.times[:, PENDING_EXECUTION], instruments=len(self.devices),
+            windows=scheduler.windows, start_time_of_day=clock, calibration=self.plan,
+            current_set=lambda: self.sets[-1], calibration_set=self.records.calibration_set)
+        return policy_for_run(scheduler, context, scenario.source)
+
+    def _policy_error(self, message: str) -> PolicyError:
+        scenario = self.station.scenario
+        return PolicyError(scenario.source, "scheduler.policy",
+                           f"policy {scenario.scheduler.policy!r} broke the scheduling protocol: {message}")
 
     def _execution_times(self) -> list[list[float]]:
         """Seconds each job would take on each instrument (instruments of one device share one list)."""

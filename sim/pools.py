@@ -1,111 +1,124 @@
-"""Pools of servers (a stage's workers, the station's instruments) and the queues of jobs waiting for them.
+"""Pools of servers (a stage's workers, the station's instruments) and the dispatching of waiting jobs to them.
 
 A job asks its pool for a server. If one is free and nobody waits, it gets it at once, with no SimPy event at
 all: the common case costs nothing. Otherwise the job joins the pool's queue with an event that the pool
-triggers when it hands over a server; the event's value is the server's index (which instrument, say). The
-queue discipline decides who goes next: ``FifoQueue`` (first come, first served) or ``PriorityQueue`` (least
-key first, ties broken by the key itself, which ends with the job id). A waiting job that gives up (it was
-aborted) is withdrawn with ``cancel``, so no server is ever handed to a job that no longer waits. A *claim* asks
-for one particular server ahead of every waiting job: the station's recalibrations and outages take an
-instrument that way, as soon as its current job gives it back.
+triggers when it hands over a server; the event's value is the server's index (which instrument, say).
+
+The queue is a scheduling policy (``sim.policies.protocol``): the pool tells it that a job joined (``push``) or
+gave up (``remove``: an aborted or restarted job, withdrawn with ``cancel``, so that no server is ever handed to
+a job that no longer waits), and whenever a server is free asks it which job starts now (``pop``). A policy may
+answer "none now" (a reserved window belongs to someone else); the pool then keeps the server free and wakes
+itself at the policy's ``next_change``, as well as at every arrival, release and withdrawal, to ask again. A
+policy that must see every job (``sees_every_job``) is asked even when a job finds a free server and nobody
+waiting. A policy that names a job that does not wait breaks the protocol: the pool raises the error its
+owner gave it.
+
+Stage pools use ``FifoQueue``: first come, first served in the order the jobs asked. A *claim* asks for one
+particular server ahead of every waiting job: the station's recalibrations and outages take an instrument that
+way, as soon as its current job gives it back.
 """
 
 from __future__ import annotations
 
 import heapq
-import itertools
+import math
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import ClassVar
 
 import simpy
 
-Key = tuple[float, ...]
+from sim.policies.protocol import SchedulingPolicy
+from sim.policies.ranked import RankedList
 
-
-class WaitQueue(Protocol):
-    def push(self, job_id: int, grant: simpy.Event) -> None: ...
-    def pop(self) -> tuple[int, simpy.Event]: ...
-    def remove(self, grant: simpy.Event) -> None: ...
-    def position(self, grant: simpy.Event) -> int: ...
-    def __len__(self) -> int: ...
+WaitQueue = SchedulingPolicy
+"""The queue discipline of a pool (kept as the name the pools have always used)."""
 
 
 class FifoQueue:
-    """First come, first served. A withdrawn request is only marked (O(1)) and skipped when it comes up."""
+    """First come, first served, in the order the jobs asked.
+
+    Jobs wait in a deque (O(1) to join and to leave at the head). A withdrawn job is only marked (its entry
+    number goes into a ``RankedList``) and skipped when it comes up. Entries are numbered as they join, so the
+    jobs ahead of one are its number minus the head's, less the withdrawn entries between: O(log w) for w
+    withdrawn jobs still in the deque.
+    """
+
+    sees_every_job: ClassVar[bool] = False
 
     def __init__(self) -> None:
-        self._entries: deque[tuple[int, simpy.Event]] = deque()
-        self._withdrawn: set[simpy.Event] = set()
+        self._entries: deque[int] = deque()
+        self._number: dict[int, int] = {}
+        """Each waiting job's entry number (entries are numbered 0, 1, ... as they join)."""
+        self._head = 0
+        """The number of the entry at the head of the deque."""
+        self._withdrawn: RankedList[int] = RankedList()
+        """Numbers of withdrawn entries still in the deque."""
+        self._skips = 0
+        """How many (``len(self._withdrawn)``, kept as a plain number for the hot path)."""
 
-    def push(self, job_id: int, grant: simpy.Event) -> None:
-        self._entries.append((job_id, grant))
+    def push(self, job: int, now: float) -> None:
+        self._number[job] = self._head + len(self._entries)
+        self._entries.append(job)
 
-    def pop(self) -> tuple[int, simpy.Event]:
+    def pop(self, now: float) -> int | None:
+        if not self._number:
+            return None
+        if not self._skips:  # nobody withdrawn: the head waits
+            job = self._entries.popleft()
+            self._head += 1
+            del self._number[job]
+            return job
         while True:
-            job_id, grant = self._entries.popleft()
-            if grant not in self._withdrawn:
-                return job_id, grant
-            self._withdrawn.discard(grant)
+            job = self._entries.popleft()
+            number = self._head
+            self._head = number + 1
+            if self._skips and self._withdrawn.first() == number:
+                self._withdrawn.pop_first()
+                self._skips -= 1
+                continue
+            del self._number[job]
+            return job
 
-    def remove(self, grant: simpy.Event) -> None:
-        self._withdrawn.add(grant)
+    def remove(self, job: int) -> None:
+        self._withdrawn.add(self._number.pop(job))
+        self._skips += 1
 
-    def position(self, grant: simpy.Event) -> int:
-        """Waiting requests ahead of ``grant`` (a scan: for queries, not for the hot path)."""
-        ahead = 0
-        for _, other in self._entries:
-            if other is grant:
-                return ahead
-            ahead += other not in self._withdrawn
-        raise KeyError(grant)
+    def position(self, job: int, now: float) -> int:
+        number = self._number[job]
+        return number - self._head - self._withdrawn.rank(number)
+
+    def next_change(self, now: float) -> float | None:
+        return None
 
     def __len__(self) -> int:
-        return len(self._entries) - len(self._withdrawn)
+        return len(self._number)
 
 
-class PriorityQueue:
-    """Least ``key(job_id)`` first, in O(log n); the key ends with the job id, and a running count breaks the
-    remaining ties (one job asking twice) in the order asked."""
-
-    def __init__(self, key: Callable[[int], Key]) -> None:
-        self._key = key
-        self._heap: list[tuple[Key, int, int, simpy.Event]] = []
-        self._withdrawn: set[simpy.Event] = set()
-        self._count = itertools.count()
-
-    def push(self, job_id: int, grant: simpy.Event) -> None:
-        heapq.heappush(self._heap, (self._key(job_id), next(self._count), job_id, grant))
-
-    def pop(self) -> tuple[int, simpy.Event]:
-        while True:
-            _, _, job_id, grant = heapq.heappop(self._heap)
-            if grant not in self._withdrawn:
-                return job_id, grant
-            self._withdrawn.discard(grant)
-
-    def remove(self, grant: simpy.Event) -> None:
-        self._withdrawn.add(grant)
-
-    def position(self, grant: simpy.Event) -> int:
-        """Waiting requests that come before ``grant`` (a scan: for queries, not the hot path)."""
-        mine = next(entry[:2] for entry in self._heap if entry[3] is grant)
-        return sum(1 for entry in self._heap if entry[:2] < mine and entry[3] not in self._withdrawn)
-
-    def __len__(self) -> int:
-        return len(self._heap) - len(self._withdrawn)
+def _protocol_error(message: str) -> Exception:
+    return RuntimeError(f"scheduling policy: {message}")
 
 
 class Pool:
-    """``capacity`` servers, indexed 0 .. capacity-1, handed out lowest index first."""
+    """``capacity`` servers, indexed 0 .. capacity-1, handed out lowest index first, to the jobs ``queue``
+    picks. ``on_bad_choice(message)`` builds the error raised when the queue breaks the protocol."""
 
-    def __init__(self, env: simpy.Environment, capacity: int, queue: WaitQueue) -> None:
+    def __init__(self, env: simpy.Environment, capacity: int, queue: SchedulingPolicy,
+                 on_bad_choice: Callable[[str], Exception] = _protocol_error) -> None:
         self.env = env
         self.capacity = capacity
         self.queue = queue
+        self._push = queue.push
+        self._pop = queue.pop
+        self._bypass = not getattr(queue, "sees_every_job", True)
+        """Whether a job that finds a free server and nobody waiting may start without asking the queue."""
         self._free = list(range(capacity))
         self._waiting: dict[int, simpy.Event] = {}
         self._claims: dict[int, deque[simpy.Event]] = {}
+        self._wake_at = math.inf
+        self._wake: simpy.Event | None = None
+        """The pending wake-up at ``_wake_at``, if any."""
+        self._bad_choice = on_bad_choice
 
     @property
     def idle(self) -> bool:
@@ -117,15 +130,19 @@ class Pool:
 
     def acquire(self, job_id: int) -> int | simpy.Event:
         """A server index now, or an event whose value will be the server index."""
-        if self._free and not self._waiting:
+        if self._free and not self._waiting and self._bypass:
             return heapq.heappop(self._free)
         grant = self.env.event()
         self._waiting[job_id] = grant
-        self.queue.push(job_id, grant)
+        self._push(job_id, self.env.now)
+        if self._free:
+            self._dispatch()
+            if grant.triggered:  # the policy chose this very job: no need to wait for the event
+                return int(grant.value)  # type: ignore[arg-type]  # a grant's value is its server index
         return grant
 
     def release(self, server: int) -> None:
-        """Give ``server`` back: to a claim on it first, then to the next waiting job, else to the free list."""
+        """Give ``server`` back: to a claim on it first, then to the job the queue picks, else to the free list."""
         if self._claims and server in self._claims:
             claims = self._claims[server]
             claim = claims.popleft()
@@ -133,16 +150,23 @@ class Pool:
                 del self._claims[server]
             claim.succeed(server)
         elif self._waiting:
-            job_id, grant = self.queue.pop()
-            del self._waiting[job_id]
-            grant.succeed(server)
+            job = self._pop(self.env.now)
+            grant = self._waiting.pop(job, None)  # type: ignore[arg-type]  # None when the policy holds back
+            if grant is not None:
+                grant.succeed(server)
+            elif job is None:
+                heapq.heappush(self._free, server)
+                self._ask_later()
+            else:
+                raise self._not_waiting(job)
         else:
             heapq.heappush(self._free, server)
 
     def position(self, job_id: int) -> int | None:
         """Jobs ahead of ``job_id`` in this pool's queue, or None if it does not wait here."""
-        grant = self._waiting.get(job_id)
-        return None if grant is None else self.queue.position(grant)
+        if job_id not in self._waiting:
+            return None
+        return self.queue.position(job_id, self.env.now)
 
     def claim(self, server: int) -> int | simpy.Event:
         """Ask for one particular server ahead of every waiting job (a recalibration or an outage of that
@@ -161,6 +185,49 @@ class Pool:
         that it never took up (it was interrupted in the same instant)."""
         if grant.triggered:
             self.release(grant.value)  # type: ignore[arg-type]  # a granted event's value is its server index
-        else:
-            del self._waiting[job_id]
-            self.queue.remove(grant)
+            return
+        del self._waiting[job_id]
+        self.queue.remove(job_id)
+        if self._free and self._waiting:  # a policy that held jobs back may now start one
+            self._dispatch()
+
+    # --- dispatching -------------------------------------------------------------------------------------------
+
+    def _grant(self, job: int, server: int) -> None:
+        grant = self._waiting.pop(job, None)
+        if grant is None:
+            raise self._not_waiting(job)
+        grant.succeed(server)
+
+    def _not_waiting(self, job: int) -> Exception:
+        return self._bad_choice(f"pop() returned job {job!r}, which is not waiting in the queue "
+                                f"({len(self._waiting)} jobs wait)")
+
+    def _dispatch(self) -> None:
+        """Hand the free servers to the jobs the queue picks now; when it picks none while jobs wait, wake up
+        when it says the answer may change."""
+        now = self.env.now
+        while self._free and self._waiting:
+            job = self.queue.pop(now)
+            if job is None:
+                self._ask_later()
+                return
+            self._grant(job, heapq.heappop(self._free))
+
+    def _ask_later(self) -> None:
+        now = self.env.now
+        at = self.queue.next_change(now)
+        if at is None:
+            return
+        if not at > now:
+            raise self._bad_choice(f"next_change({now:.9g}) returned {at!r}; expected a time after now (or None)")
+        if self._wake is not None and now < self._wake_at <= at:
+            return  # a wake-up is already due no later
+        self._wake_at = at
+        self._wake = self.env.timeout(at - now)
+        self._wake.callbacks.append(self._woken)
+
+    def _woken(self, event: simpy.Event) -> None:
+        if event is self._wake:  # not a wake-up replaced by an earlier one
+            self._wake = None
+            self._dispatch()

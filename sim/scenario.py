@@ -5,10 +5,10 @@ and overrides its keys)::
 
     [run]             how many jobs, which seed, an optional horizon
     [arrivals]        a Poisson rate ("300/h") or an explicit list of submission times
-    [[workload]]      job classes with weights: circuits, shots, depth, users, priority
+    [[workload]]      job classes with weights: circuits, shots, depth, users, priority, project, use_timeslot
     [stages.NAME]     workers and service-time distribution of validation, calibration, compilation,
                       save_metadata and post_processing
-    [scheduler]       the policy of the execution queue
+    [scheduler]       the policy of the execution queue, its options and reserved windows (``sim.policies``)
     [hardware]        instruments and their device profiles, execution timeout, [hardware.faults]
     [calibration]     recalibration schedule, calibration-set validity, fetch times
     [aborts], [failures.STAGE], [restarts]   what goes wrong (see ``sim.faults``)
@@ -49,11 +49,16 @@ from sim.config import (
 )
 from sim.distributions import Constant, Distribution, count
 from sim.faults import Faults, build_faults
+from sim.policies.config import check_window_owners, parse_scheduler
+from sim.policies.protocol import PolicyFactory
+from sim.policies.registry import BUILTIN
+from sim.policies.windows import Window
 from sim.trace import Trace, read_trace
 from sim.units import parse_duration, parse_rate
 
 STAGE_NAMES = ("validation", "calibration", "compilation", "save_metadata", "post_processing")
-POLICIES = ("fifo", "priority")
+POLICIES = tuple(BUILTIN)
+"""The built-in scheduling policies (a user's policy is named as ``"module:Class"``)."""
 JOB_KINDS = ("circuit", "pulse")
 
 
@@ -103,6 +108,10 @@ class JobClass:
     default, 0 disables the check."""
     users: tuple[str, ...] = ("user",)
     priority: int = 0
+    project: str = "default"
+    """The project the jobs are charged to (fair share and reserved windows can go by project)."""
+    use_timeslot: bool = False
+    """Submitted to the timeslot queue (IQM's ``submit_job(..., use_timeslot=True)``) instead of the shared one."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,22 @@ class Stages:
 
 @dataclass(frozen=True)
 class Scheduler:
+    """The execution queue's scheduling policy (``sim.policies``; the table is read by ``sim.policies.config``)."""
+
     policy: str = "fifo"
+    """A built-in policy's name, or a user's policy as ``"module:Class"`` or ``"file.py:Class"``."""
+    options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    """Keyword arguments of the policy (``[scheduler.options]``)."""
+    windows: tuple[Window, ...] = ()
+    """Reserved windows (``[[scheduler.windows]]``)."""
+    start_time_of_day: float | None = None
+    """The clock of daily windows (seconds after midnight at the start); None: the calibration plan's, else 0."""
+    variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False)
+    """Named alternative policies with their options (``[scheduler.variants.NAME]``), for comparisons."""
+    factory: PolicyFactory | None = field(default=None, compare=False, repr=False)
+    """The policy itself when it was given as an object through the API (else found again by its name)."""
+    folder: str = field(default="", compare=False, repr=False)
+    """Where a ``"file.py:Class"`` policy is looked for: the scenario file's folder."""
 
 
 @dataclass(frozen=True)
@@ -300,7 +324,7 @@ def _build_workload(source: str, data: object) -> tuple[JobClass, ...]:
     parsers: dict[str, Parser] = {
         "name": text, "weight": positive_number, "kind": choice(JOB_KINDS), "circuits": counts,
         "shots": counts, "depth": counts, "sweep_points": counts, "qubits": counts, "users": names,
-        "priority": integer(0), "max_circuit_duration_over_t2": count,
+        "priority": integer(0), "max_circuit_duration_over_t2": count, "project": text, "use_timeslot": boolean,
     }
     classes = tuple(Table(source, f"workload[{i}]", entry).build(JobClass, parsers) for i, entry in enumerate(data))
     class_names = [c.name for c in classes]
@@ -330,10 +354,14 @@ def _build_scenario(root: Table, data: Mapping[str, Any], name: str | None) -> S
     stage_parsers: dict[str, Parser] = {"workers": workers, "duration": distribution(parse_duration),
                                         "per_layer": parse_duration, "per_shot": parse_duration}
     stages = Stages(**{s: stages_table.table(s).build(Stage, stage_parsers) for s in STAGE_NAMES})
-    scheduler = root.table("scheduler").build(Scheduler, {"policy": choice(POLICIES)})
+    scheduler = Scheduler(**parse_scheduler(root.table("scheduler"), folder))
     hardware = _build_hardware(root.table("hardware"))
     title = root.parse("name", text) if "name" in data else (name or "scenario")
-    return Scenario(name=title, run=run, arrivals=arrivals, workload=_build_workload(root.source, data.get("workload")),
+    workload = _build_workload(root.source, data.get("workload"))
+    if arrivals.trace is None:
+        check_window_owners(root.source, scheduler.windows, {u for c in workload for u in c.users},
+                            {c.project for c in workload})
+    return Scenario(name=title, run=run, arrivals=arrivals, workload=workload,
                     stages=stages, scheduler=scheduler, hardware=hardware, faults=build_faults(root),
                     calibration=root.table("calibration").build_by_units(CalibrationPlan)
                     if "calibration" in data else None,

@@ -35,7 +35,6 @@ import simpy
 from hardware_mock.limits import check_jobs, violation
 from sim.faults import Cause, JobFailure, StageFailure, abort_times, restart_schedule, stage_failures
 from sim.instruments import Instruments
-from sim.policies import execution_key
 from sim.pools import FifoQueue, Pool
 from sim.records import Event, JobRecords
 from sim.scenario import STAGE_NAMES, Scenario, Stage
@@ -118,7 +117,6 @@ class Station:
         self.pools: list[Pool | None] = [
             None if math.isinf(getattr(stages, name).workers)
             else Pool(self.env, int(getattr(stages, name).workers), FifoQueue()) for name in STAGE_NAMES]
-        self.execution_key = execution_key(scenario.scheduler.policy, self.records, workload)
         self.instruments = Instruments(self)
         self.up = True
         self.down_since = math.nan

@@ -13,6 +13,8 @@ A trace is a CSV file with a header row, or a JSON-lines file (one object per li
 | ``qubits``     | no       | qubits used (default 5)                                            |
 | ``user``       | no       | who submitted it (default ``user``)                                |
 | ``priority``   | no       | whole number, higher first under the priority policy (default 0)   |
+| ``project``    | no       | the project it is charged to (default ``default``)                 |
+| ``use_timeslot``| no      | ``true`` for IQM's timeslot queue (default ``false``)              |
 | ``abort_at``   | no       | when the user cancels it, seconds from the start (empty: never)    |
 
 Rows must be in non-decreasing time order. A scenario uses a trace with ``[arrivals] trace = "file.csv"``
@@ -26,7 +28,7 @@ import csv
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +39,10 @@ from sim.units import parse_duration
 
 JOB_TYPES = ("circuit", "pulse")
 COLUMNS = ("time", "job_type", "shots", "circuits", "depth", "sweep_points", "qubits", "user", "priority",
-           "abort_at")
+           "abort_at", "project", "use_timeslot")
 REQUIRED = ("time", "job_type", "shots", "circuits")
 DEFAULTS: dict[str, object] = {"depth": 20, "sweep_points": 1, "qubits": 5, "user": "user", "priority": 0,
-                               "abort_at": None}
+                               "abort_at": None, "project": "default", "use_timeslot": False}
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Trace:
     priority: npt.NDArray[np.int64]
     abort_at: npt.NDArray[np.float64]
     """NaN where the user never cancels."""
+    project: tuple[str, ...] = ()
+    use_timeslot: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def __len__(self) -> int:
         return len(self.time)
@@ -109,6 +113,17 @@ def _seconds(value: object) -> float:
     return parse_duration(value)
 
 
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 def _job_type(value: object) -> int:
     if value not in JOB_TYPES:
         raise ValueError(f"expected one of {', '.join(JOB_TYPES)}, got {value!r}")
@@ -118,6 +133,7 @@ def _job_type(value: object) -> int:
 PARSERS: dict[str, Callable[[object], object]] = {
     "time": _seconds, "job_type": _job_type, "shots": _whole(1), "circuits": _whole(1), "depth": _whole(0),
     "sweep_points": _whole(1), "qubits": _whole(1), "user": str, "priority": _whole(0), "abort_at": _seconds,
+    "project": str, "use_timeslot": _flag,
 }
 
 
@@ -157,5 +173,6 @@ def read_trace(path: str | Path) -> Trace:
     return Trace(path=str(path), time=np.asarray(columns["time"], dtype=float), kind=ints("job_type"),
                  shots=ints("shots"), circuits=ints("circuits"), depth=ints("depth"),
                  sweep_points=ints("sweep_points"), qubits=ints("qubits"), user=tuple(map(str, columns["user"])),
-                 priority=ints("priority"),
+                 priority=ints("priority"), project=tuple(map(str, columns["project"])),
+                 use_timeslot=np.asarray(columns["use_timeslot"], dtype=bool),
                  abort_at=np.array([math.nan if a is None else a for a in columns["abort_at"]], dtype=float))

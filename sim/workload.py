@@ -1,7 +1,8 @@
 """The workload: every job a run will submit, drawn up front as columns.
 
 Submission times come from the arrival process (Poisson or an explicit list); each job's class comes from
-the workload mix, and its size (circuits, shots, depth, sweep points), user and priority from its class. All
+the workload mix, and its size (circuits, shots, depth, sweep points), user, priority, project and timeslot flag
+from its class. All
 of it is sampled in vectorised blocks from the run's own streams before the simulation starts (``arrivals``,
 ``workload`` for the classes, one stream per class and field for the sizes), so job ``j`` is the same job in
 every scenario that shares the arrival and workload sections, however many jobs the run has: the basis of
@@ -10,7 +11,7 @@ common random numbers across the points of a sweep.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +22,7 @@ from sim.trace import Trace
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,18 @@ class Workload:
     """Each job's ``max_circuit_duration_over_t2`` (NaN: the device's default)."""
     class_names: tuple[str, ...]
     users: tuple[str, ...]
+    projects: tuple[str, ...] = ("default",)
+    project: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Index into ``projects`` (all the first project when not given)."""
+    use_timeslot: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
+    """Submitted to the timeslot queue (all False when not given)."""
+
+    def __post_init__(self) -> None:
+        n = len(self.submitted_at)
+        if len(self.project) != n:
+            object.__setattr__(self, "project", np.zeros(n, dtype=np.int64))
+        if len(self.use_timeslot) != n:
+            object.__setattr__(self, "use_timeslot", np.zeros(n, dtype=bool))
 
     def __len__(self) -> int:
         return len(self.submitted_at)
@@ -74,12 +88,15 @@ def trace_workload(trace: Trace, jobs: int) -> Workload:
     """The first ``jobs`` submissions of a trace, exactly as recorded."""
     rows = slice(0, jobs)
     users = tuple(dict.fromkeys(trace.user[rows]))
+    projects = tuple(dict.fromkeys(trace.project[rows])) or ("default",)
     kind = trace.kind[rows]
     return Workload(submitted_at=trace.time[rows], job_class=kind, kind=kind, circuits=trace.circuits[rows],
                     shots=trace.shots[rows], depth=trace.depth[rows], sweep_points=trace.sweep_points[rows],
                     user=np.array([users.index(u) for u in trace.user[rows]], dtype=np.int64),
                     priority=trace.priority[rows], qubits=trace.qubits[rows],
-                    duration_over_t2=np.full(len(kind), np.nan), class_names=JOB_KINDS, users=users)
+                    duration_over_t2=np.full(len(kind), np.nan), class_names=JOB_KINDS, users=users,
+                    projects=projects, use_timeslot=trace.use_timeslot[rows],
+                    project=np.array([projects.index(p) for p in trace.project[rows]], dtype=np.int64))
 
 
 def sample_workload(scenario: Scenario, jobs: int, streams: RandomStreams) -> Workload:
@@ -94,7 +111,9 @@ def sample_workload(scenario: Scenario, jobs: int, streams: RandomStreams) -> Wo
     users = tuple(dict.fromkeys(u for c in classes for u in c.users))
     columns = {name: np.ones(n, dtype=np.int64) for name in ("circuits", "shots", "depth", "sweep_points", "qubits")}
     duration_over_t2 = np.full(n, np.nan)
-    kind, user, priority = (np.zeros(n, dtype=np.int64) for _ in range(3))
+    kind, user, priority, project = (np.zeros(n, dtype=np.int64) for _ in range(4))
+    use_timeslot = np.zeros(n, dtype=bool)
+    projects = tuple(dict.fromkeys(c.project for c in classes))
     for index, job_class_spec in enumerate(classes):
         members = np.flatnonzero(job_class == index)
         if members.size == 0:
@@ -109,8 +128,10 @@ def sample_workload(scenario: Scenario, jobs: int, streams: RandomStreams) -> Wo
         drawn_users = streams(f"workload.{job_class_spec.name}.user").integers(0, len(class_users), n)
         user[members] = class_users[drawn_users[members]]
         priority[members] = job_class_spec.priority
+        project[members] = projects.index(job_class_spec.project)
+        use_timeslot[members] = job_class_spec.use_timeslot
         if job_class_spec.max_circuit_duration_over_t2 is not None:
             duration_over_t2[members] = job_class_spec.max_circuit_duration_over_t2
     return Workload(submitted_at=submitted, job_class=job_class, kind=kind, user=user, priority=priority,
-                    duration_over_t2=duration_over_t2,
-                    class_names=tuple(c.name for c in classes), users=users, **columns)
+                    duration_over_t2=duration_over_t2, class_names=tuple(c.name for c in classes), users=users,
+                    projects=projects, project=project, use_timeslot=use_timeslot, **columns)
