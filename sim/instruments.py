@@ -166,14 +166,7 @@ class Instruments:
         pool = self.pool
         while True:
             grant = pool.acquire(job_id)
-            if isinstance(grant, int):
-                instrument = grant
-            else:
-                try:
-                    instrument = yield grant  # type: ignore[assignment]
-                except simpy.Interrupt:
-                    pool.cancel(job_id, grant)
-                    raise
+            instrument = grant if isinstance(grant, int) else (yield from pool.wait(job_id, grant))
             if self.plan is None or self._set_valid(job_id):
                 return instrument
             if self.plan.on_expired == "run_anyway":

@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import ClassVar
 
 import simpy
@@ -179,6 +179,17 @@ class Pool:
         claim = self.env.event()
         self._claims.setdefault(server, deque()).append(claim)
         return claim
+
+    def wait(self, job_id: int, grant: simpy.Event) -> Generator[simpy.Event, object, int]:
+        """Wait for the server ``acquire`` promised with ``grant``; a job interrupted while it waits (aborted,
+        or the service restarted) withdraws its request and the interrupt goes on."""
+        try:
+            server = yield grant
+        except simpy.Interrupt:
+            self.cancel(job_id, grant)
+            raise
+        assert isinstance(server, int)
+        return server
 
     def cancel(self, job_id: int, grant: simpy.Event) -> None:
         """Withdraw a job's request: out of the queue if it still waits, or pass on a server granted to it

@@ -261,14 +261,7 @@ class Station:
         pool = self.pools[stage.index] if service or stage.fetches_calibration else None
         if pool is not None:
             grant = pool.acquire(job_id)
-            if isinstance(grant, int):
-                worker = grant
-            else:
-                try:
-                    worker = yield grant  # type: ignore[assignment]
-                except simpy.Interrupt:
-                    pool.cancel(job_id, grant)
-                    raise
+            worker = grant if isinstance(grant, int) else (yield from pool.wait(job_id, grant))
         if not started:
             self.records.advance(job_id, stage.start_code, env.now)
         if stage.fetches_calibration:
@@ -299,14 +292,7 @@ class Station:
         worker = 0
         if pool is not None:
             grant = pool.acquire(job_id)
-            if isinstance(grant, int):
-                worker = grant
-            else:
-                try:
-                    worker = yield grant  # type: ignore[assignment]
-                except simpy.Interrupt:
-                    pool.cancel(job_id, grant)
-                    raise
+            worker = grant if isinstance(grant, int) else (yield from pool.wait(job_id, grant))
         try:
             yield self.env.timeout(compilation.service[job_id] + self.instruments.fetch(job_id))
         finally:

@@ -1,0 +1,218 @@
+"""The experiment subcommands of ``stationsim``: ``run --replications``, ``sweep``, ``capacity`` (``sim.experiments``,
+``sim.sweeps``, ``sim.capacity``) and ``compare`` (``sim.testing.comparison``). Each runs many simulations on an
+executor (local processes by default, or a Dask cluster) and prints intervals, never one run's anecdote."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from pathlib import Path
+
+from sim.cli_args import UsageError, changes, count, duration, level, positive, prepare_out, seed
+from sim.experiments import ExperimentError, Warmup
+from sim.simulation import load_scenario
+from sim.sweeps import Sweep, parse_factor
+
+
+def _add_experiment_options(parser: argparse.ArgumentParser, *, sweep: bool) -> None:
+    if sweep:
+        parser.add_argument("--factor", dest="factors", action="append", default=[], metavar="KEY=V1,V2,...",
+                            help="vary a scenario key over these levels (TOML values, or bare words such as "
+                            "300/h), replacing the sweep file's factor of the same key; may be repeated")
+        parser.add_argument("--jobs", type=positive, metavar="N", help="jobs per run (default: the sweep's)")
+        parser.add_argument("--seed", type=seed, metavar="S",
+                            help="base seed of the replications (default: the sweep's)")
+        parser.add_argument("--replications", type=positive, metavar="R", help="replications per point")
+    warmup = parser.add_mutually_exclusive_group()
+    warmup.add_argument("--warmup", type=duration, metavar="TIME",
+                        help="delete from each run the jobs submitted before TIME (such as 2h)")
+    warmup.add_argument("--warmup-jobs", type=count, metavar="N", help="delete each run's first N jobs")
+    parser.add_argument("--processes", type=positive, metavar="N",
+                        help="local worker processes (default: one per core; 1 runs in this process)")
+    parser.add_argument("--dask-scheduler", metavar="ADDRESS",
+                        help="run on the Dask distributed cluster whose scheduler is at ADDRESS (tcp://host:8786)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_experiment_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
+                             run: argparse.ArgumentParser) -> None:
+    run.add_argument("--replications", type=positive, metavar="R",
+                     help="run R independent replications and print every metric's mean and confidence interval")
+    run.add_argument("--confidence", type=level, default=0.95, help="confidence level (default 0.95)")
+    _add_experiment_options(run, sweep=False)
+    sweep = commands.add_parser("sweep", help="run a sweep: every combination of the factors, R replications each")
+    sweep.add_argument("sweep", type=Path, help="sweep TOML file (or a scenario file, with --factor)")
+    sweep.add_argument("--out", type=Path, metavar="DIR", help="folder for sweep.sqlite and sweep.csv")
+    sweep.add_argument("--show", action="append", default=[], metavar="METRIC",
+                       help="a metric to print for every point (default: the target's and a few headline ones)")
+    _add_experiment_options(sweep, sweep=True)
+    capacity = commands.add_parser("capacity", help="search for the highest load (or fewest servers) at which the "
+                                   "sweep file's [target] holds")
+    capacity.add_argument("sweep", type=Path, help="sweep TOML file with a [target] table")
+    capacity.add_argument("--out", type=Path, metavar="DIR", help="folder for capacity.csv and capacity_probes.csv")
+    _add_experiment_options(capacity, sweep=True)
+    add_compare_command(commands)
+
+
+def _warmup_of(args: argparse.Namespace) -> Warmup | None:
+    if args.warmup is not None:
+        return Warmup(time=args.warmup)
+    return Warmup(jobs=args.warmup_jobs) if args.warmup_jobs is not None else None
+
+
+def _executor_name(args: argparse.Namespace) -> str:
+    from sim.executors import cores
+
+    if args.dask_scheduler:
+        return f"Dask cluster {args.dask_scheduler}"
+    processes = args.processes or cores()
+    return "this process" if processes == 1 else f"{processes} local processes"
+
+
+@contextlib.contextmanager
+def _experiment(args: argparse.Namespace) -> Iterator[Executor]:
+    """The executor the options ask for; its errors and the experiments' become bad input (exit 2)."""
+    from sim.executors import ExecutorError, open_executor
+
+    try:
+        with open_executor(args.processes, args.dask_scheduler) as executor:
+            if args.dask_scheduler:  # a lost scheduler is reported in one line below, not by the client's log
+                logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+            yield executor
+    except (ExecutorError, ExperimentError) as error:
+        raise UsageError(str(error)) from None
+
+
+def _interrupted() -> int:
+    print("stationsim: interrupted; no results were written", file=sys.stderr)
+    return 130
+
+
+def run_replications(args: argparse.Namespace) -> int:
+    from sim.executors import show_progress
+    from sim.experiments import format_table, replicate, write_replications
+
+    if args.replications is None:
+        raise UsageError("--warmup, --warmup-jobs, --processes and --dask-scheduler go with --replications R")
+    scenario = load_scenario(args.scenario)
+    if args.changes:
+        scenario = scenario.with_values(changes(args.changes))
+    out = prepare_out(args.out) if args.out else None
+    warmup = _warmup_of(args) or Warmup()
+    try:
+        warmup.check(args.jobs or scenario.run.jobs)
+    except ExperimentError as error:
+        raise UsageError(f"--warmup-jobs: {error}") from None
+    try:
+        with _experiment(args) as executor:
+            replications = replicate(scenario, args.replications, seed=args.seed, jobs=args.jobs, warmup=warmup,
+                                     level=args.confidence, executor=executor, progress=show_progress(args.quiet))
+    except KeyboardInterrupt:
+        return _interrupted()
+    written = write_replications(replications, out) if out is not None else ()
+    jobs = args.jobs or scenario.run.jobs
+    print(f"scenario {scenario.name}: {args.replications} replications of {jobs:,} jobs (seeds spawned from "
+          f"{scenario.run.seed if args.seed is None else args.seed}), warm-up {warmup}, "
+          f"{args.confidence:.0%} confidence intervals, on {_executor_name(args)}\n")
+    print(format_table(replications.rows()))
+    if written:
+        print(f"\nwrote {written[0]} and {written[1]}")
+    return 0
+
+
+def _load_sweep(args: argparse.Namespace) -> Sweep:
+    try:
+        factors = [parse_factor(text) for text in args.factors]
+    except ExperimentError as error:
+        raise UsageError(str(error)) from None
+    return Sweep.from_toml(args.sweep).with_changes(factors=factors, replications=args.replications, seed=args.seed,
+                                                    jobs=args.jobs, warmup=_warmup_of(args))
+
+
+def sweep(args: argparse.Namespace) -> int:
+    from sim.capacity import grid_answers
+    from sim.executors import show_progress
+    from sim.sweeps import run_sweep, write_sweep
+
+    sweep = _load_sweep(args)
+    out = prepare_out(args.out) if args.out else None
+    try:
+        with _experiment(args) as executor:
+            result = run_sweep(sweep, executor, progress=show_progress(args.quiet), executor_name=_executor_name(args))
+    except KeyboardInterrupt:
+        return _interrupted()
+    written = write_sweep(result, out) if out is not None else ()
+    jobs = sweep.jobs or sweep.scenario.run.jobs
+    points = f"{len(result.points)} point" + ("s" if len(result.points) != 1 else "")
+    print(f"sweep {sweep.name}: {points} x {sweep.replications} replications of {jobs:,} jobs "
+          f"(common seeds from {sweep.seed}), warm-up {sweep.warmup}, {sweep.level:.0%} confidence, "
+          f"{result.wall_seconds:.1f} s on {_executor_name(args)}\n")
+    print(result.report(args.show))
+    if sweep.target is not None:
+        answers = grid_answers(sweep.target, result.points, result.runs)
+        if answers:
+            print(f"\ntarget {sweep.target}, read off the grid:\n  " + "\n  ".join(answers))
+    if written:
+        print(f"\nwrote {written[0]} (tables sweep, points, replications, sweep_info) and {written[1]}")
+    return 0
+
+
+def capacity(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from sim.capacity import find_capacity, search_target
+    from sim.executors import show_progress
+    from sim.experiments import write_csv
+
+    sweep = _load_sweep(args)
+    search_target(sweep)
+    out = prepare_out(args.out) if args.out else None
+    try:
+        with _experiment(args) as executor:
+            answers = find_capacity(sweep, executor, progress=show_progress(args.quiet))
+    except KeyboardInterrupt:
+        return _interrupted()
+    written = None
+    if out is not None:
+        write_csv(out / "capacity_probes.csv", pd.DataFrame([row for a in answers for row in a.probe_rows()]))
+        written = write_csv(out / "capacity.csv", pd.DataFrame([a.row() for a in answers]))
+    jobs = sweep.jobs or sweep.scenario.run.jobs
+    print(f"capacity search on {sweep.scenario.name}: {sweep.replications} replications of {jobs:,} jobs per probe "
+          f"(common seeds from {sweep.seed}), warm-up {sweep.warmup}\n")
+    print("\n\n".join(answer.describe() for answer in answers))
+    if written is not None:
+        print(f"\nwrote {written} and {written.with_name('capacity_probes.csv')}")
+    return 0
+
+
+# --- compare: two scheduling policies on common random numbers (sim.testing.comparison) -------------------------
+
+def add_compare_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    compare = commands.add_parser("compare", help="compare two scheduling policies on paired replications (common "
+                                  "random numbers): differences of the summary metrics with confidence intervals")
+    compare.add_argument("scenario", type=Path, help="scenario TOML file")
+    compare.add_argument("--policy", dest="policies", action="append", default=[], metavar="POLICY",
+                         help="a built-in policy (fifo, priority, fair_share, ...), a variant the scenario defines "
+                         "under [scheduler.variants], or a user's module:Class; give it twice: A, then B")
+    compare.add_argument("--replications", type=positive, default=5, metavar="R",
+                         help="paired replications (default 5, at least 2)")
+    compare.add_argument("--jobs", type=positive, help="jobs per run (default: the scenario's run.jobs)")
+    compare.add_argument("--seed", type=seed, help="base seed of the replications (default: the scenario's)")
+
+
+def compare(args: argparse.Namespace) -> int:
+    from sim.testing.comparison import compare  # the testing kit only when comparing
+
+    if len(args.policies) != 2:
+        raise UsageError(f"--policy: give exactly two policies to compare, such as --policy fifo --policy "
+                         f"fair_share (got {len(args.policies)})")
+    if args.replications < 2:
+        raise UsageError("--replications: a paired comparison needs at least 2 replications")
+    comparison = compare(load_scenario(args.scenario), *args.policies, replications=args.replications,
+                         jobs=args.jobs, seed=args.seed)
+    print(comparison.table())
+    return 0
