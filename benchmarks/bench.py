@@ -121,6 +121,9 @@ TARGET_FULL_RATIO = 1.0
 TARGET_SPREAD = 0.15
 TARGET_STORE_FRACTION = 0.15
 TARGET_OVERLOAD_GROWTH = 0.15
+TARGET_SWEEP_SPEEDUP = 1.8
+"""A sweep on two local processes against one."""
+SWEEP_FILE = Path(__file__).resolve().parents[1] / "scenarios" / "capacity_sweep.toml"
 
 
 def stationsim_scenario(rate: float) -> sim.Scenario:
@@ -453,6 +456,9 @@ def run_benchmark(settings: Settings, log: Callable[[str], None]) -> list[str]:
     short_over = timed("stationsim", max(n // 10, 1), OVER_LOAD, count_events=True)
     over = timed("stationsim", n, OVER_LOAD, count_events=True)
     over_no_gc = timed("stationsim", n, OVER_LOAD, count_events=True, collect_garbage=False)
+    sweep_jobs = max(n // 20, 500)
+    log(f"  capacity sweep, 80 runs of {sweep_jobs:,} jobs, on 1 and 2 processes ...")
+    sweeps = [sweep_seconds(processes, sweep_jobs) for processes in (1, 2)]
     log(f"  store of stationsim {n:,} @{UNDER_LOAD:g}x     best of {settings.repeats} ...")
     store = in_fresh_process(measure_store, Task("stationsim", n, UNDER_LOAD, settings.repeats, settings.clock))
 
@@ -512,8 +518,26 @@ def run_benchmark(settings: Settings, log: Callable[[str], None]) -> list[str]:
                 f"{growth(short_over, over):+.1%}"),
         _figure(f"  {OVER_LOAD:g}x vs {UNDER_LOAD:g}x with the cyclic gc off", f"{growth(station, over_no_gc):+.1%}"),
         _figure(f"  reference, {OVER_LOAD:g}x vs {UNDER_LOAD:g}x", f"{growth(reference, reference_over):+.1%}"),
+        _figure(f"sweep of 80 runs x {sweep_jobs:,} jobs, 1 / 2 processes",
+                f"{sweeps[0]:.1f} / {sweeps[1]:.1f} s wall"),
+        _figure("  speed-up on 2 processes", f"{sweeps[0] / sweeps[1]:.2f}x", f">= {TARGET_SWEEP_SPEEDUP:g}x",
+                _verdict(sweeps[0] / sweeps[1] >= TARGET_SWEEP_SPEEDUP)),
     ]
     return lines
+
+
+def sweep_seconds(processes: int, jobs: int) -> float:
+    """Wall seconds of the bundled capacity sweep (16 points x 5 replications of ``jobs`` jobs) on a local pool
+    of ``processes`` processes (1: in this process)."""
+    from sim.executors import open_executor
+    from sim.experiments import Warmup
+    from sim.sweeps import Sweep, run_sweep
+
+    sweep = Sweep.from_toml(SWEEP_FILE).with_changes(jobs=jobs, warmup=Warmup(jobs=jobs // 10))
+    with open_executor(processes) as executor:
+        started = time.perf_counter()
+        run_sweep(sweep, executor)
+        return time.perf_counter() - started
 
 
 def profile(jobs: int, top: int = 15) -> str:
