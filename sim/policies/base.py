@@ -32,26 +32,44 @@ from sim.policies.ranked import RankedList
 Key = tuple[Any, ...]
 
 
-class KeyPolicy:
-    """Least ``key(job) + (queue-entry time, job id)`` first; subclasses define ``key``."""
-
-    sees_every_job: ClassVar[bool] = False
-    """A key policy never holds a job back: a job that finds a free instrument and nobody waiting starts at
-    once, without the queue being asked."""
+class _RankedQueue:
+    """The waiting jobs ranked by a key ending with the job id: O(log n) to add, remove or rank one."""
 
     def __init__(self, context: QueueContext) -> None:
         self.context = context
         self._order: RankedList[Key] = RankedList()
         self._keys: dict[int, Key] = {}
 
+    def _add(self, job: int, key: Key) -> None:
+        self._keys[job] = key
+        self._order.add(key)
+
+    def remove(self, job: int) -> None:
+        self._order.remove(self._keys.pop(job))
+
+    def position(self, job: int, now: float) -> int:
+        return self._order.rank(self._keys[job])
+
+    def next_change(self, now: float) -> float | None:
+        return None
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+class KeyPolicy(_RankedQueue):
+    """Least ``key(job) + (queue-entry time, job id)`` first; subclasses define ``key``."""
+
+    sees_every_job: ClassVar[bool] = False
+    """A key policy never holds a job back: a job that finds a free instrument and nobody waiting starts at
+    once, without the queue being asked."""
+
     def key(self, job: int) -> Key:
         """The job's place in the queue, least first (before its queue-entry time and id). FIFO: ``()``."""
         return ()
 
     def push(self, job: int, now: float) -> None:
-        key = (*self.key(job), self.context.entered(job), job)
-        self._keys[job] = key
-        self._order.add(key)
+        self._add(job, (*self.key(job), self.context.entered(job), job))
 
     def pop(self, now: float) -> int | None:
         if not self._keys:
@@ -60,38 +78,19 @@ class KeyPolicy:
         del self._keys[job]
         return job
 
-    def remove(self, job: int) -> None:
-        self._order.remove(self._keys.pop(job))
 
-    def position(self, job: int, now: float) -> int:
-        return self._order.rank(self._keys[job])
-
-    def next_change(self, now: float) -> float | None:
-        return None
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-
-class SelectPolicy:
+class SelectPolicy(_RankedQueue):
     """``select(queued, now)`` picks the job to start among all waiting jobs (in queue-entry order)."""
 
     sees_every_job: ClassVar[bool] = True
     """Every job is offered to ``select``, even one that finds an instrument free."""
-
-    def __init__(self, context: QueueContext) -> None:
-        self.context = context
-        self._order: RankedList[tuple[float, int]] = RankedList()
-        self._keys: dict[int, tuple[float, int]] = {}
 
     def select(self, queued: Sequence[int], now: float) -> int | None:
         """The job in ``queued`` to start now, or None to start none yet."""
         raise NotImplementedError(f"{type(self).__name__} must define select(queued, now)")
 
     def push(self, job: int, now: float) -> None:
-        key = (self.context.entered(job), job)
-        self._keys[job] = key
-        self._order.add(key)
+        self._add(job, (self.context.entered(job), job))
 
     def pop(self, now: float) -> int | None:
         if not self._keys:
@@ -100,15 +99,3 @@ class SelectPolicy:
         if job is not None and job in self._keys:
             self._order.remove(self._keys.pop(job))
         return job  # a job that does not wait is reported by the pool
-
-    def remove(self, job: int) -> None:
-        self._order.remove(self._keys.pop(job))
-
-    def position(self, job: int, now: float) -> int:
-        return self._order.rank(self._keys[job])
-
-    def next_change(self, now: float) -> float | None:
-        return None
-
-    def __len__(self) -> int:
-        return len(self._keys)
