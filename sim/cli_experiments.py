@@ -11,11 +11,15 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim.cli_args import UsageError, changes, count, duration, level, positive, prepare_out, seed
 from sim.experiments import ExperimentError, Warmup
 from sim.simulation import load_scenario
 from sim.sweeps import Sweep, parse_factor
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _add_experiment_options(parser: argparse.ArgumentParser, *, sweep: bool) -> None:
@@ -146,6 +150,7 @@ def sweep(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return _interrupted()
     written = write_sweep(result, out) if out is not None else ()
+    figures = _sweep_figures(sweep, result.table(), out) if out is not None else []
     jobs = sweep.jobs or sweep.scenario.run.jobs
     points = f"{len(result.points)} point" + ("s" if len(result.points) != 1 else "")
     print(f"sweep {sweep.name}: {points} x {sweep.replications} replications of {jobs:,} jobs "
@@ -158,7 +163,20 @@ def sweep(args: argparse.Namespace) -> int:
             print(f"\ntarget {sweep.target}, read off the grid:\n  " + "\n  ".join(answers))
     if written:
         print(f"\nwrote {written[0]} (tables sweep, points, replications, sweep_info) and {written[1]}")
+    if figures:
+        print(f"wrote {len(figures)} figures into {figures[0].parent}: {', '.join(p.name for p in figures)}")
     return 0
+
+
+def _sweep_figures(sweep: Sweep, table: pd.DataFrame, out: Path) -> list[Path]:
+    """The sweep's curves with confidence bands: the target's metric (against its search key) and headlines."""
+    from sim.plots import SWEEP_HEADLINES, write_sweep_figures
+
+    target = sweep.target
+    metrics = (target.metric, *SWEEP_HEADLINES) if target is not None else SWEEP_HEADLINES
+    x = target.search if target is not None and target.search in [f.key for f in sweep.factors] else None
+    line = (target.metric, target.threshold) if target is not None else None
+    return write_sweep_figures(table, [f.key for f in sweep.factors], out / "figures", metrics, x, line)
 
 
 def capacity(args: argparse.Namespace) -> int:

@@ -586,3 +586,41 @@ def write_report_figures(result: RunResult, out_dir: str | Path) -> list[Path]:
         make(result).savefig(path, dpi=DPI)
         written.append(path)
     return written
+
+
+SWEEP_HEADLINES = ("turnaround.p95", "stages.execution.wait.mean", "stages.execution.utilisation",
+                   "throughput_per_hour")
+"""Metrics a sweep's figures show when the sweep has no target (with one, its metric comes first)."""
+
+
+def write_sweep_figures(table: pd.DataFrame, factors: Sequence[str], out_dir: str | Path,
+                        metrics: Sequence[str] = SWEEP_HEADLINES, x: str | None = None,
+                        target: tuple[str, float] | None = None) -> list[Path]:
+    """One PNG of sweep curves per metric: against ``x`` (default: the first factor), one curve per level of
+    the other factor; a metric spanning more than two decades gets a log axis, and the ``target`` (metric,
+    threshold) its threshold line. A sweep of more than two factors has no such picture: nothing is written."""
+    if not 1 <= len(factors) <= 2:
+        return []
+    x = x or factors[0]
+    by = next((f for f in factors if f != x), None)
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for metric in dict.fromkeys(metrics):
+        if metric not in set(table["metric"]):
+            continue
+        ax = plot_sweep(table, x, metric, by)
+        rows = table[table["metric"] == metric]
+        positive = rows["mean"][rows["mean"] > 0]
+        if len(positive) and positive.max() > 100 * positive.min():
+            ax.set_yscale("log")
+        if target is not None and target[0] == metric:
+            scale, _ = _metric_scale(metric, float(np.nanmax(rows["high"].to_numpy(dtype=np.float64), initial=0.0)))
+            ax.axhline(target[1] / scale, color="black", linestyle="--", linewidth=1, label="target")
+            ax.legend(title=by, fontsize=9)
+        path = folder / f"sweep_{metric.replace('.', '_')}.png"
+        figure = ax.get_figure()
+        assert isinstance(figure, Figure)
+        figure.savefig(path, dpi=DPI)
+        written.append(path)
+    return written

@@ -31,6 +31,7 @@ from sim.experiments import (
     write_tables,
 )
 from sim.metrics import summarize
+from sim.plots import SWEEP_HEADLINES
 from sim.streams import replication_seeds
 from sim.sweeps import Sweep, parse_factor, run_sweep, write_sweep
 
@@ -375,6 +376,8 @@ def test_sweep_and_capacity_commands(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert status == 0, err
     assert "2 points x 2 replications of 300 jobs" in out
     assert (tmp_path / "s" / "sweep.csv").is_file()
+    figures = sorted(p.name for p in (tmp_path / "s" / "figures").glob("*.png"))
+    assert figures == sorted(f"sweep_{m.replace('.', '_')}.png" for m in SWEEP_HEADLINES)
     path = write_sweep_file(tmp_path, """
 replications = 2
 jobs = 300
