@@ -104,7 +104,8 @@ def job_columns(workload: Workload, records: JobRecords, jobs: npt.NDArray[np.in
     """The ``jobs`` table's columns for the jobs ``jobs`` (statuses as their lower-case values; None for a job
     the station never received)."""
     w = workload
-    final = records.final_status()[jobs]
+    status = records.status  # only the batch's jobs: a run writes its jobs in many batches
+    final = np.fromiter((status[j] for j in jobs.tolist()), dtype=np.int64, count=len(jobs))
     status_names = np.array([*STATUS_VALUES, None], dtype=object)  # index -1: not received
     return {
         "job_id": jobs,
