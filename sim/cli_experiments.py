@@ -170,7 +170,7 @@ def sweep(args: argparse.Namespace) -> int:
 
 def _sweep_figures(sweep: Sweep, table: pd.DataFrame, out: Path) -> list[Path]:
     """The sweep's curves with confidence bands: the target's metric (against its search key) and headlines."""
-    from sim.plots import SWEEP_HEADLINES, write_sweep_figures
+    from sim.sweep_plots import SWEEP_HEADLINES, write_sweep_figures
 
     target = sweep.target
     metrics = (target.metric, *SWEEP_HEADLINES) if target is not None else SWEEP_HEADLINES

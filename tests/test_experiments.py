@@ -31,8 +31,8 @@ from sim.experiments import (
     write_tables,
 )
 from sim.metrics import summarize
-from sim.plots import SWEEP_HEADLINES
 from sim.streams import replication_seeds
+from sim.sweep_plots import SWEEP_HEADLINES
 from sim.sweeps import Sweep, parse_factor, run_sweep, write_sweep
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import sim
-from sim import plots
+from sim import plots, sweep_plots
 from sim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,7 +157,7 @@ def sweep_table() -> pd.DataFrame:
 
 
 def test_sweep_curves_one_per_level_with_bands() -> None:
-    ax = plots.plot_sweep(sweep_table(), x="arrivals.rate", metric="turnaround.p95", by="hardware.instruments")
+    ax = sweep_plots.plot_sweep(sweep_table(), x="arrivals.rate", metric="turnaround.p95", by="hardware.instruments")
     lines = ax.get_lines()
     assert len(lines) == 3
     for line, instruments in zip(lines, (1, 2, 3), strict=True):
@@ -179,7 +179,7 @@ def test_sweep_over_a_count_in_percent_into_given_axes() -> None:
     table = sweep_table()
     figure = Figure()
     given = figure.add_subplot()
-    ax = plots.plot_sweep(table[table["arrivals.rate"] == "600/h"], x="hardware.instruments",
+    ax = sweep_plots.plot_sweep(table[table["arrivals.rate"] == "600/h"], x="hardware.instruments",
                           metric="stages.execution.utilisation", ax=given)
     assert ax is given
     (line,) = ax.get_lines()
@@ -192,7 +192,7 @@ def test_sweep_over_a_count_in_percent_into_given_axes() -> None:
 def test_sweep_over_levels_that_are_words() -> None:
     table = pd.DataFrame([{"scheduler.policy": p, "metric": "turnaround.mean", "mean": m, "half_width": 1.0,
                            "low": m - 1, "high": m + 1, "n": 3} for p, m in (("fifo", 30.0), ("priority", 20.0))])
-    ax = plots.plot_sweep(table, x="scheduler.policy", metric="turnaround.mean")
+    ax = sweep_plots.plot_sweep(table, x="scheduler.policy", metric="turnaround.mean")
     ax.figure.canvas.draw()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["fifo", "priority"]
     assert ax.get_ylabel() == "turnaround.mean (s)"
@@ -201,17 +201,17 @@ def test_sweep_over_levels_that_are_words() -> None:
 def test_sweep_rejects_what_it_cannot_draw() -> None:
     table = sweep_table()
     with pytest.raises(ValueError, match=r"no rows for metric 'turnaround\.p99'"):
-        plots.plot_sweep(table, x="arrivals.rate", metric="turnaround.p99")
+        sweep_plots.plot_sweep(table, x="arrivals.rate", metric="turnaround.p99")
     with pytest.raises(ValueError, match=r"factors \['hardware\.instruments'\] also vary"):
-        plots.plot_sweep(table, x="arrivals.rate", metric="turnaround.p95")
+        sweep_plots.plot_sweep(table, x="arrivals.rate", metric="turnaround.p95")
     with pytest.raises(KeyError, match=r"no column 'stages\.compilation\.workers'"):
-        plots.plot_sweep(table, x="stages.compilation.workers", metric="turnaround.p95")
+        sweep_plots.plot_sweep(table, x="stages.compilation.workers", metric="turnaround.p95")
 
 
 def test_a_missing_half_width_leaves_the_band_out() -> None:
     table = pd.DataFrame([{"arrivals.rate": r, "metric": "turnaround.p95", "mean": 10.0 * r, "half_width": np.nan,
                            "low": np.nan, "high": np.nan, "n": 1} for r in (0.05, 0.1)])
-    ax = plots.plot_sweep(table, x="arrivals.rate", metric="turnaround.p95")
+    ax = sweep_plots.plot_sweep(table, x="arrivals.rate", metric="turnaround.p95")
     assert ax.get_lines()[0].get_xdata().tolist() == pytest.approx([180.0, 360.0])  # per second -> per hour
 
 
