@@ -117,6 +117,8 @@ def job_columns(workload: Workload, records: JobRecords, jobs: npt.NDArray[np.in
         "sweep_points": w.sweep_points[jobs],
         "qubits": w.qubits[jobs],
         "user": np.array(w.users, dtype=object)[w.user[jobs]],
+        "project": np.array(w.projects, dtype=object)[w.project[jobs]],
+        "use_timeslot": w.use_timeslot[jobs].astype(np.int64),
         "priority": w.priority[jobs],
         "submitted_at": w.submitted_at[jobs],
         "final_status": status_names[final],

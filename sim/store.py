@@ -7,7 +7,8 @@ simulated seconds from the start of the run; statuses are the lower-case values 
          wall_seconds, version, lost_work)
     jobs(run_id, job_id, job_class, job_type, circuits, shots, depth, sweep_points, user, priority,
          submitted_at, final_status, instrument, failed_stage, user_error_message, full_error_log,
-         interrupted, execution_progress, qubits, calibration_set_id, t_received, ..., t_aborted)
+         interrupted, execution_progress, qubits, calibration_set_id, project, use_timeslot,
+         t_received, ..., t_aborted)
     transitions(run_id, job_id, status, t, status_rank)     a view: one row per status each job reached
     events(run_id, t, kind, job_id, detail)
     instrument_periods(run_id, instrument, kind, start, end)   time an instrument spent on other than user jobs
@@ -27,7 +28,6 @@ while the run goes on (``RunWriter``): a job's rows are written once it has sett
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,11 +36,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import pandas as pd
 
 from sim.records import Event, InstrumentPeriod, JobRecords
 from sim.results import RunResult, job_columns
 from sim.scenario import JOB_KINDS, Scenario
-from sim.status import STATUSES
+from sim.status import N_STATUSES, NOT_RECEIVED, STATUSES
 from sim.workload import Workload
 
 BATCH_JOBS = 20_000
@@ -49,7 +51,8 @@ TIME_COLUMNS = tuple(f"t_{status.value}" for status in STATUSES)
 """One column per status in ``jobs``: when the job reached it (NULL if it never did)."""
 JOB_COLUMNS = ("job_id", "job_class", "job_type", "circuits", "shots", "depth", "sweep_points", "user",
                "priority", "submitted_at", "final_status", "instrument", "failed_stage", "user_error_message",
-               "full_error_log", "interrupted", "execution_progress", "qubits", "calibration_set_id")
+               "full_error_log", "interrupted", "execution_progress", "qubits", "calibration_set_id", "project",
+               "use_timeslot")
 JOB_INSERT = (f"INSERT INTO jobs ({', '.join(('run_id', *JOB_COLUMNS, *TIME_COLUMNS))}) "
               f"VALUES ({', '.join('?' * (1 + len(JOB_COLUMNS) + len(TIME_COLUMNS)))})")
 TRANSITIONS_VIEW = "CREATE VIEW IF NOT EXISTS transitions (run_id, job_id, status, t, status_rank) AS\n" + \
@@ -65,7 +68,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     run_id INTEGER NOT NULL, job_id INTEGER NOT NULL, job_class TEXT, job_type TEXT, circuits INTEGER,
     shots INTEGER, depth INTEGER, sweep_points INTEGER, user TEXT, priority INTEGER, submitted_at REAL,
     final_status TEXT, instrument INTEGER, failed_stage TEXT, user_error_message TEXT, full_error_log TEXT,
-    interrupted INTEGER, execution_progress REAL, qubits INTEGER, calibration_set_id INTEGER,
+    interrupted INTEGER, execution_progress REAL, qubits INTEGER, calibration_set_id INTEGER, project TEXT,
+    use_timeslot INTEGER,
     {", ".join(f"{column} REAL" for column in TIME_COLUMNS)},
     PRIMARY KEY (run_id, job_id)
 );
@@ -202,6 +206,36 @@ def write_run(connection: sqlite3.Connection, result: RunResult) -> int:
     return writer.run_id
 
 
+def _codes(values: pd.Series, names: Sequence[str]) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
+    """Each value's index among ``names`` followed by any other values met (in order of appearance)."""
+    known = tuple(dict.fromkeys([*names, *values.dropna().astype(str)]))
+    index = {name: i for i, name in enumerate(known)}
+    return np.array([index[str(v)] for v in values], dtype=np.int64), known
+
+
+def _workload(jobs: pd.DataFrame, ids: npt.NDArray[np.int64], n: int, scenario: Scenario) -> Workload:
+    """The workload columns of the stored jobs (a job without a row has zeros and no submission time)."""
+    def column(values: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        full = np.zeros(n, dtype=np.int64)
+        full[ids] = values
+        return full
+
+    class_codes, class_names = _codes(jobs["job_class"], [c.name for c in scenario.workload])
+    user_codes, users = _codes(jobs["user"], [u for c in scenario.workload for u in c.users])
+    project_codes, projects = _codes(jobs["project"], ())
+    submitted = np.full(n, np.nan)
+    submitted[ids] = jobs["submitted_at"].to_numpy(dtype=np.float64)
+    timeslot = np.zeros(n, dtype=bool)
+    timeslot[ids] = jobs["use_timeslot"].fillna(0).to_numpy(dtype=bool)
+    return Workload(
+        submitted_at=submitted, job_class=column(class_codes), class_names=class_names, users=users,
+        kind=column([JOB_KINDS.index(k) for k in jobs["job_type"]]), user=column(user_codes),
+        **{name: column(jobs[name].to_numpy(dtype=np.int64)) for name in (
+            "circuits", "shots", "depth", "sweep_points", "priority", "qubits")},
+        duration_over_t2=np.full(n, np.nan), project=column(project_codes), projects=projects or ("default",),
+        use_timeslot=timeslot)
+
+
 def run_ids(connection: sqlite3.Connection) -> list[int]:
     return [row[0] for row in connection.execute("SELECT run_id FROM runs ORDER BY run_id")]
 
@@ -226,41 +260,31 @@ def load_run(connection: sqlite3.Connection, run_id: int) -> RunResult:
     source, name = raw.pop("source", "<database>"), raw.pop("name", info["scenario_name"])
     scenario = Scenario.from_dict(raw, source=source, name=name)
     n = int(info["jobs"])
-    classes = [c.name for c in scenario.workload]
-    users = list(dict.fromkeys(u for c in scenario.workload for u in c.users))
+    jobs = pd.read_sql_query("SELECT * FROM jobs WHERE run_id = ? ORDER BY job_id", connection, params=(run_id,))
+    ids = jobs["job_id"].to_numpy(dtype=np.int64)
     records = JobRecords(n)
-    columns: dict[str, Any] = {k: np.zeros(n, dtype=np.int64) for k in (
-        "job_class", "kind", "circuits", "shots", "depth", "sweep_points", "user", "priority", "qubits")}
-    submitted = np.full(n, np.nan)
-    for (job_id, job_class, job_type, circuits, shots, depth, sweep_points, user, priority, submitted_at,
-         instrument, failed_stage, message, log, progress, qubits, calibration_set, *times) in connection.execute(
-            "SELECT job_id, job_class, job_type, circuits, shots, depth, sweep_points, user, priority, "
-            "submitted_at, instrument, failed_stage, user_error_message, full_error_log, execution_progress, "
-            f"qubits, calibration_set_id, {', '.join(TIME_COLUMNS)} FROM jobs WHERE run_id = ?", (run_id,)):
-        for key, value in (("job_class", classes.index(job_class)), ("kind", JOB_KINDS.index(job_type)),
-                           ("circuits", circuits), ("shots", shots), ("depth", depth),
-                           ("sweep_points", sweep_points), ("user", users.index(user)), ("priority", priority),
-                           ("qubits", qubits)):
-            columns[key][job_id] = value
-        submitted[job_id] = submitted_at
-        records.instrument[job_id] = instrument
-        records.calibration_set[job_id] = calibration_set
-        records.times[job_id] = [math.nan if t is None else t for t in times]
-        reached = [code for code, t in enumerate(times) if t is not None]
-        if reached:
-            records.status[job_id] = reached[-1]
-        records.execution_progress[job_id] = np.nan if progress is None else progress
-        if failed_stage is not None:
-            records.failed_stage[job_id] = failed_stage
-            records.user_error_message[job_id] = message
-            records.full_error_log[job_id] = log
+    times = jobs[list(TIME_COLUMNS)].to_numpy(dtype=np.float64, na_value=np.nan)
+    records.times[ids] = times
+    reached = ~np.isnan(times)
+    last = np.where(reached.any(axis=1), N_STATUSES - 1 - np.argmax(reached[:, ::-1], axis=1), NOT_RECEIVED)
+    for job_id, code in zip(ids.tolist(), last.tolist(), strict=True):
+        records.status[job_id] = code
+    records.instrument[ids] = jobs["instrument"].fillna(-1).to_numpy(dtype=np.int64)
+    records.calibration_set[ids] = jobs["calibration_set_id"].fillna(-1).to_numpy(dtype=np.int64)
+    records.execution_progress[ids] = jobs["execution_progress"].to_numpy(dtype=np.float64, na_value=np.nan)
+    failed = jobs[jobs["failed_stage"].notna()]
+    for job_id, stage, message, log in zip(failed["job_id"].tolist(), failed["failed_stage"].tolist(),
+                                           failed["user_error_message"].tolist(), failed["full_error_log"].tolist(),
+                                           strict=True):
+        records.failed_stage[job_id] = stage
+        records.user_error_message[job_id] = message
+        records.full_error_log[job_id] = log
     records.events.extend(Event(t, kind, job_id, detail) for t, kind, job_id, detail in connection.execute(
         "SELECT t, kind, job_id, detail FROM events WHERE run_id = ? ORDER BY rowid", (run_id,)))
     records.instrument_periods.extend(InstrumentPeriod(*row) for row in connection.execute(
         "SELECT instrument, kind, start, end FROM instrument_periods WHERE run_id = ? ORDER BY rowid", (run_id,)))
     records.lost_work = info.get("lost_work") or 0.0
-    workload = Workload(submitted_at=submitted, class_names=tuple(classes), users=tuple(users),
-                        duration_over_t2=np.full(n, np.nan), **columns)
+    workload = _workload(jobs, ids, n, scenario)
     sim_time = info["sim_time"] if info["sim_time"] is not None else float(np.nanmax(records.times, initial=0.0))
     return RunResult(scenario=scenario, seed=int(info["seed"]), workload=workload, records=records,
                      sim_time=sim_time, wall_seconds=info["wall_seconds"] or float("nan"), run_id=run_id)

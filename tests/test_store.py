@@ -29,8 +29,9 @@ def without_wall_clock(summary: dict[str, object]) -> str:
                       sort_keys=True, default=str)
 
 
-def test_a_stored_run_reads_back_as_the_same_run(tmp_path: Path) -> None:
-    scenario = sim.load_scenario(ROOT / "scenarios" / "restarts.toml")
+@pytest.mark.parametrize("name", ["restarts", "trace_replay", "scheduler_comparison", "faulty_hardware"])
+def test_a_stored_run_reads_back_as_the_same_run(tmp_path: Path, name: str) -> None:
+    scenario = sim.load_scenario(ROOT / "scenarios" / f"{name}.toml")
     result = sim.simulate(scenario, jobs=4000, seed=3, store=tmp_path / "r.sqlite")
     assert result.run_id == 1
     loaded = load_run(connect(tmp_path / "r.sqlite"), 1)
@@ -39,6 +40,7 @@ def test_a_stored_run_reads_back_as_the_same_run(tmp_path: Path) -> None:
     assert loaded.records.failed_stage == result.records.failed_stage
     assert loaded.records.events == result.records.events
     assert without_wall_clock(loaded.summary()) == without_wall_clock(result.summary())
+    assert loaded.jobs_frame().equals(result.jobs_frame())
 
 
 def test_rows_are_written_while_the_run_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
