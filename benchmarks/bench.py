@@ -277,15 +277,19 @@ class StoreCost:
     streamed_seconds: float
     """Best time of the runs that wrote their results while running (``simulate(..., store=path)``)."""
     rows: int
+    run_wall_seconds: float
+    streamed_wall_seconds: float
 
     @property
     def fraction(self) -> float:
+        """Writing a finished run afterwards (``write_run``), as a fraction of the run."""
         return self.write_seconds / self.run_seconds
 
     @property
     def streamed_fraction(self) -> float:
-        """What writing while running adds to the run, as a fraction of the run."""
-        return self.streamed_seconds / self.run_seconds - 1
+        """What writing while running adds to the run (the writer process's work overlaps it), on the wall
+        clock: the time a user waits longer. The target applies to this, the command line's way."""
+        return self.streamed_wall_seconds / self.run_wall_seconds - 1
 
 
 def _rss_mb() -> float:
@@ -377,12 +381,13 @@ def measure_store(task: Task) -> StoreCost:
     scenario = stationsim_scenario(task.load * CAPACITY)
     clock = CLOCKS[task.clock]
     sim.simulate(scenario, seed=task.seed, jobs=min(task.jobs, WARM_UP_JOBS))
-    run_seconds = write_seconds = write_wall = streamed_seconds = math.inf
+    run_seconds = run_wall = write_seconds = write_wall = streamed_seconds = streamed_wall = math.inf
     for _ in range(task.repeats):
         gc.collect()
-        started = clock()
+        started, started_wall = clock(), time.perf_counter()
         result = sim.simulate(scenario, seed=task.seed, jobs=task.jobs)
         run_seconds = min(run_seconds, clock() - started)
+        run_wall = min(run_wall, time.perf_counter() - started_wall)
     with tempfile.TemporaryDirectory(prefix="stationsim-bench-") as folder:
         for attempt in range(task.repeats):
             started, started_wall = clock(), time.perf_counter()
@@ -393,12 +398,14 @@ def measure_store(task: Task) -> StoreCost:
             write_wall = min(write_wall, time.perf_counter() - started_wall)
         for attempt in range(task.repeats):
             gc.collect()
-            started = clock()
+            started, started_wall = clock(), time.perf_counter()
             sim.simulate(scenario, seed=task.seed, jobs=task.jobs, store=Path(folder) / f"streamed-{attempt}.sqlite")
             streamed_seconds = min(streamed_seconds, clock() - started)
+            streamed_wall = min(streamed_wall, time.perf_counter() - started_wall)
     rows = task.jobs  # one row per job: its status times are columns of it (transitions is a view)
     return StoreCost(jobs=task.jobs, run_seconds=run_seconds, write_seconds=write_seconds,
-                     write_wall_seconds=write_wall, streamed_seconds=streamed_seconds, rows=rows)
+                     write_wall_seconds=write_wall, streamed_seconds=streamed_seconds, rows=rows,
+                     run_wall_seconds=run_wall, streamed_wall_seconds=streamed_wall)
 
 
 def in_fresh_process(function: Callable[[Arg], Out], argument: Arg) -> Out:
@@ -507,9 +514,9 @@ def run_benchmark(settings: Settings, log: Callable[[str], None]) -> list[str]:
                 _verdict(spread <= TARGET_SPREAD)),
         _figure(f"store write of {store.rows:,} job rows; run", f"{store.write_seconds:.2f} s "
                 f"({store.write_wall_seconds:.2f} s wall); {store.run_seconds:.2f} s"),
-        _figure("store write / run", f"{store.fraction:.1%}", f"<= {TARGET_STORE_FRACTION:.0%}",
-                _verdict(store.fraction <= TARGET_STORE_FRACTION)),
-        _figure("  simulate(store=...) over simulate()", f"{store.streamed_fraction:+.1%}"),
+        _figure("run --out: writing while running adds (wall clock)", f"{store.streamed_fraction:+.1%}",
+                f"<= +{TARGET_STORE_FRACTION:.0%}", _verdict(store.streamed_fraction <= TARGET_STORE_FRACTION)),
+        _figure("  write_run of a finished run / the run (cpu)", f"{store.fraction:.1%}"),
         _figure(f"us/event at {UNDER_LOAD:g}x, {OVER_LOAD:g}x ({n:,} jobs)",
                 f"{station.us_per_event:.2f}, {over.us_per_event:.2f}"),
         _figure(f"cost per event, {OVER_LOAD:g}x vs {UNDER_LOAD:g}x", f"{growth(station, over):+.1%}",

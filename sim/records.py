@@ -65,6 +65,22 @@ class JobRecords:
     def __len__(self) -> int:
         return len(self.status)
 
+    def take(self, jobs: npt.NDArray[np.int64]) -> JobRecords:
+        """The records of the jobs ``jobs`` only, in that order (their ids become 0, 1, ...), without the
+        station's events and instrument periods."""
+        taken = JobRecords(0)
+        ids = jobs.tolist()
+        local = {job: i for i, job in enumerate(ids)}
+        taken.times = self.times[jobs]
+        taken.status = [self.status[job] for job in ids]
+        taken.instrument = self.instrument[jobs]
+        taken.execution_progress = self.execution_progress[jobs]
+        taken.calibration_set = self.calibration_set[jobs]
+        for name in ("failed_stage", "user_error_message", "full_error_log", "measurements"):
+            values = getattr(self, name)
+            setattr(taken, name, {local[job]: values[job] for job in ids if job in values})
+        return taken
+
     def advance(self, job_id: int, code: int, t: float) -> None:
         """Record that job ``job_id`` reached status ``code`` at time ``t``; illegal moves raise at once."""
         old = self.status[job_id]

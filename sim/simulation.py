@@ -14,7 +14,7 @@ from sim.faults import check_explicit_aborts
 from sim.results import RunResult
 from sim.scenario import Scenario
 from sim.station import Station
-from sim.store import RunWriter, connect
+from sim.store import RunWriter
 from sim.streams import RandomStreams
 from sim.workload import sample_workload
 
@@ -46,9 +46,8 @@ def simulate(scenario: Scenario | str | Path, *, seed: int | None = None, jobs: 
         _run(station, scenario)
         return RunResult(scenario=scenario, seed=seed, workload=workload, records=station.records,
                          sim_time=station.env.now, wall_seconds=time.perf_counter() - started)
-    connection = connect(store)
     station = Station(scenario, workload, streams)
-    writer = RunWriter(connection, scenario, seed, workload, station.records)
+    writer = RunWriter(store, scenario, seed, workload, station.records)
     try:
         writer.begin()
         station.on_settled = writer.write_jobs
@@ -57,7 +56,6 @@ def simulate(scenario: Scenario | str | Path, *, seed: int | None = None, jobs: 
         writer.finish(station.env.now, wall)
     finally:
         writer.close()
-        connection.close()
     return RunResult(scenario=scenario, seed=seed, workload=workload, records=station.records,
                      sim_time=station.env.now, wall_seconds=wall, run_id=writer.run_id)
 

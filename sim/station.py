@@ -101,7 +101,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
 class Station:
     """One simulated station: environment, stage pools, instruments and the job records, ready to run."""
 
-    settled_batch = 50_000
+    settled_batch = 20_000
     """Jobs per batch handed to ``on_settled``: large batches keep the database writes cheap."""
 
     def __init__(self, scenario: Scenario, workload: Workload, streams: RandomStreams) -> None:

@@ -27,10 +27,14 @@ while the run goes on (``RunWriter``): a job's rows are written once it has sett
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import multiprocessing
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,8 +93,7 @@ CREATE TABLE IF NOT EXISTS instrument_periods (
 
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open (creating if need be) a results database in WAL mode with the schema in place."""
-    # one writer thread uses the connection at a time (``RunWriter``), never two together
-    connection = sqlite3.connect(path, check_same_thread=False)
+    connection = sqlite3.connect(path)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.executescript(SCHEMA)
@@ -101,23 +104,98 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Rows to commit together: whole jobs (their workload fields and records) and the station's events and
+    instrument periods recorded since the previous batch."""
+
+    run_id: int
+    job_ids: npt.NDArray[np.int64]
+    workload: Workload
+    """The batch's jobs only, in ``job_ids`` order."""
+    records: JobRecords
+    """Likewise."""
+    events: list[tuple[Any, ...]]
+    periods: list[tuple[Any, ...]]
+
+
+def commit(connection: sqlite3.Connection, batch: Batch) -> None:
+    """Write one batch in one transaction."""
+    run_id, ids = batch.run_id, batch.job_ids.tolist()
+    columns = job_columns(batch.workload, batch.records, np.arange(len(ids)))
+    columns["job_id"] = batch.job_ids
+    # NaN binds as NULL: a status never reached has no time
+    rows = zip(itertools.repeat(run_id), *(columns[name].tolist() for name in JOB_COLUMNS),
+               *batch.records.times.T.tolist(), strict=False)  # the run id repeats without end
+    counts = ((run_id, ids[i], c, bits, n) for i, circuits in batch.records.measurements.items()
+              for c, circuit in enumerate(circuits) for bits, n in circuit.items())
+    with connection:
+        connection.executemany(JOB_INSERT, rows)
+        connection.executemany("INSERT INTO measurements VALUES (?, ?, ?, ?, ?)", counts)
+        connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", batch.events)
+        connection.executemany("INSERT INTO instrument_periods VALUES (?, ?, ?, ?, ?)", batch.periods)
+
+
+def begin(connection: sqlite3.Connection, name: str, scenario_json: str, seed: int, jobs: int) -> int:
+    """Insert a run's row, not complete yet; returns its ``run_id``."""
+    from sim import __version__
+
+    with connection:
+        cursor = connection.execute(
+            "INSERT INTO runs (scenario_name, scenario_json, seed, jobs, started_at, complete, version) "
+            "VALUES (?, ?, ?, ?, ?, 0, ?)", (name, scenario_json, seed, jobs, _now(), __version__))
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def complete(connection: sqlite3.Connection, run_id: int, sim_time: float, wall_seconds: float,
+             lost_work: float) -> None:
+    """Mark a run complete: every row of it is committed."""
+    with connection:
+        connection.execute(
+            "UPDATE runs SET finished_at = ?, complete = 1, sim_time = ?, wall_seconds = ?, lost_work = ? "
+            "WHERE run_id = ?", (_now(), sim_time, wall_seconds, lost_work, run_id))
+
+
+_WRITER_CONNECTIONS: dict[str, sqlite3.Connection] = {}
+"""The writer process's connections, by database path."""
+
+
+def _in_writer(path: str, work: Callable[..., Any], *args: Any) -> Any:
+    """Run ``work(connection, *args)`` in the writer process, on its own connection to ``path``."""
+    connection = _WRITER_CONNECTIONS.get(path)
+    if connection is None:
+        connection = _WRITER_CONNECTIONS[path] = connect(path)
+    return work(connection, *args)
+
+
+def _close_in_writer(path: str) -> None:
+    """Close the writer's connection: the last connection to close folds the write-ahead log into the
+    database file, so that the file alone holds the run."""
+    connection = _WRITER_CONNECTIONS.pop(path, None)
+    if connection is not None:
+        connection.close()
+
+
 class RunWriter:
     """Writes one run into a results database while it runs.
 
     ``begin`` inserts the run's row with ``complete = 0``; ``write_jobs`` commits the rows of jobs that have
-    settled (their ``jobs`` row, every transition, and the station events so far), one transaction per batch;
+    settled (each job's row with its status times, and the station events so far), one transaction per batch;
     ``finish`` writes every job not yet written (those still in flight or never received) and only then marks
     the run complete. A run killed in between leaves a database whose committed rows are whole jobs and whose
     run says ``complete = 0``.
 
-    The rows are taken from the records on the caller's thread and committed by a writer thread of their own,
-    so that SQLite's work (which releases the GIL) overlaps the simulation on another core. Batches are
-    committed in order, at most one waiting behind the one being written.
+    The simulation only copies each batch's columns out of the records; a writer process of its own (forked, so
+    it starts at once) turns them into rows and commits them, on the other core: SQLite's per-row work in
+    Python's driver holds the interpreter lock, so a thread would not overlap it. Batches are committed in
+    order, at most one waiting behind the one being written. Where no process can be started (a daemonic
+    worker) the batches are committed in this process.
     """
 
-    def __init__(self, connection: sqlite3.Connection, scenario: Scenario, seed: int, workload: Workload,
+    def __init__(self, path: str | Path, scenario: Scenario, seed: int, workload: Workload,
                  records: JobRecords) -> None:
-        self.connection = connection
+        self.path = str(path)
         self.scenario = scenario
         self.seed = seed
         self.workload = workload
@@ -126,84 +204,80 @@ class RunWriter:
         self._written = np.zeros(len(workload), dtype=bool)
         self._events_written = 0
         self._periods_written = 0
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="results-writer")
-        self._pending: Future[None] | None = None
+        self._process: ProcessPoolExecutor | None = None
+        if not multiprocessing.current_process().daemon and "fork" in multiprocessing.get_all_start_methods():
+            self._process = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+        self._pending: Future[Any] | None = None
+
+    def _call(self, work: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run ``work(connection, *args)`` in the writer once the batch before it is committed (its errors
+        surface here)."""
+        if self._pending is not None:
+            self._pending.result()
+        if self._process is None:
+            done: Future[Any] = Future()
+            done.set_result(_in_writer(self.path, work, *args))
+            self._pending = done
+        else:
+            self._pending = self._process.submit(_in_writer, self.path, work, *args)
+        return self._pending
 
     def begin(self) -> int:
-        from sim import __version__
-
-        with self.connection:
-            cursor = self.connection.execute(
-                "INSERT INTO runs (scenario_name, scenario_json, seed, jobs, started_at, complete, version) "
-                "VALUES (?, ?, ?, ?, ?, 0, ?)",
-                (self.scenario.name, self.scenario.to_json(), self.seed, len(self.workload), _now(), __version__))
-        assert cursor.lastrowid is not None
-        self.run_id = cursor.lastrowid
+        self.run_id = self._call(begin, self.scenario.name, self.scenario.to_json(), self.seed,
+                                 len(self.workload)).result()
         return self.run_id
 
     def write_jobs(self, job_ids: Sequence[int]) -> None:
         """Commit the rows of ``job_ids`` and of the station events recorded since the last write."""
         jobs = np.asarray(job_ids, dtype=np.int64)
         run_id = self.run_id
-        columns = job_columns(self.workload, self.records, jobs)
-        job_rows = zip(*(columns[name].tolist() for name in JOB_COLUMNS), self.records.times[jobs].tolist(),
-                       strict=True)
-        # NaN binds as NULL: a status never reached has no time
-        rows = [(run_id, *row[:-1], *row[-1]) for row in job_rows]
         events = [(run_id, e.t, e.kind, e.job_id, e.detail) for e in self.records.events[self._events_written:]]
         periods = [(run_id, p.instrument, p.kind, p.start, p.end)
                    for p in self.records.instrument_periods[self._periods_written:]]
-        measured = self.records.measurements
-        counts = [(run_id, j, c, bits, n) for j in jobs.tolist() if j in measured
-                  for c, circuit in enumerate(measured[j]) for bits, n in circuit.items()]
         self._written[jobs] = True
         self._events_written += len(events)
         self._periods_written += len(periods)
-        self._submit(self._commit, rows, events, periods, counts)
-
-    def _commit(self, rows: list[tuple[Any, ...]], events: list[tuple[Any, ...]],
-                periods: list[tuple[Any, ...]], counts: list[tuple[Any, ...]]) -> None:
-        with self.connection:
-            self.connection.executemany("INSERT INTO measurements VALUES (?, ?, ?, ?, ?)", counts)
-            self.connection.executemany(JOB_INSERT, rows)
-            self.connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", events)
-            self.connection.executemany("INSERT INTO instrument_periods VALUES (?, ?, ?, ?, ?)", periods)
-
-    def _submit(self, work: Callable[..., None], *args: Any) -> None:
-        """Hand ``work`` to the writer thread once the batch before it is committed (errors surface here)."""
-        if self._pending is not None:
-            self._pending.result()
-        self._pending = self._thread.submit(work, *args)
+        self._call(commit, Batch(run_id, jobs, self.workload.take(jobs), self.records.take(jobs), events, periods))
 
     def finish(self, sim_time: float, wall_seconds: float) -> None:
         """Write every remaining job, in batches, then mark the run complete."""
         remaining = np.flatnonzero(~self._written)
         for start in range(0, max(len(remaining), 1), BATCH_JOBS):
             self.write_jobs(remaining[start:start + BATCH_JOBS].tolist())
-        self._submit(self._complete, sim_time, wall_seconds)
+        self._call(complete, self.run_id, sim_time, wall_seconds, self.records.lost_work)
         self.close()
 
-    def _complete(self, sim_time: float, wall_seconds: float) -> None:
-        with self.connection:
-            self.connection.execute(
-                "UPDATE runs SET finished_at = ?, complete = 1, sim_time = ?, wall_seconds = ?, lost_work = ? "
-                "WHERE run_id = ?", (_now(), sim_time, wall_seconds, self.records.lost_work, self.run_id))
+    def flush(self) -> None:
+        """Wait until every batch handed over so far is committed."""
+        if self._pending is not None:
+            self._pending.result()
 
     def close(self) -> None:
-        """Wait for the batches handed over so far, then stop the writer thread."""
+        """Wait for the batches handed over so far, then stop the writer process (once)."""
         try:
-            if self._pending is not None:
-                self._pending.result()
+            self.flush()
         finally:
-            self._thread.shutdown(wait=True)
+            process, self._process = self._process, None  # closing twice does nothing more
+            if process is not None:
+                with contextlib.suppress(BrokenExecutor):
+                    process.submit(_close_in_writer, self.path).result()
+                process.shutdown(wait=True)
+            _close_in_writer(self.path)
 
 
 def write_run(connection: sqlite3.Connection, result: RunResult) -> int:
-    """Store a finished run; returns its ``run_id``."""
-    writer = RunWriter(connection, result.scenario, result.seed, result.workload, result.records)
-    writer.begin()
-    writer.finish(result.sim_time, result.wall_seconds)
-    return writer.run_id
+    """Store a finished run through ``connection``; returns its ``run_id``."""
+    run_id = begin(connection, result.scenario.name, result.scenario.to_json(), result.seed, len(result.workload))
+    records = result.records
+    events = [(run_id, e.t, e.kind, e.job_id, e.detail) for e in records.events]
+    periods = [(run_id, p.instrument, p.kind, p.start, p.end) for p in records.instrument_periods]
+    everyone = np.arange(len(result.workload))
+    for start in range(0, max(len(everyone), 1), BATCH_JOBS):
+        jobs = everyone[start:start + BATCH_JOBS]
+        commit(connection, Batch(run_id, jobs, result.workload.take(jobs), records.take(jobs),
+                                 events if start == 0 else [], periods if start == 0 else []))
+    complete(connection, run_id, result.sim_time, result.wall_seconds, records.lost_work)
+    return run_id
 
 
 def _codes(values: pd.Series, names: Sequence[str]) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:

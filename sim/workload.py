@@ -11,7 +11,7 @@ common random numbers across the points of a sweep.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -60,6 +60,11 @@ class Workload:
 
     def __len__(self) -> int:
         return len(self.submitted_at)
+
+    def take(self, jobs: IntArray) -> Workload:
+        """The workload of the jobs ``jobs`` only, in that order (their ids become 0, 1, ...)."""
+        return replace(self, **{f.name: getattr(self, f.name)[jobs] for f in fields(self)
+                                if isinstance(getattr(self, f.name), np.ndarray)})
 
     @property
     def layers(self) -> FloatArray:

@@ -11,14 +11,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 import sim
 from sim.invariants import check
-from sim.store import connect, load_run, run_info
+from sim.station import Station
+from sim.store import RunWriter, connect, load_run, run_info
+from sim.streams import RandomStreams
+from sim.workload import sample_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.toml"
@@ -44,19 +46,25 @@ def test_a_stored_run_reads_back_as_the_same_run(tmp_path: Path, name: str) -> N
 
 
 def test_rows_are_written_while_the_run_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sim.station.Station, "settled_batch", 1000)
-    seen: list[int] = []
-    database = tmp_path / "r.sqlite"
-
-    class Spy(sim.store.RunWriter):
-        def _commit(self, *batch: Any) -> None:
-            super()._commit(*batch)
-            seen.append(self.connection.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
-
-    monkeypatch.setattr(sim.simulation, "RunWriter", Spy)
-    sim.simulate(BASELINE, jobs=2400, seed=1, store=database)
-    assert seen[:2] == [1000, 2000]  # two batches committed during the run, the rest at its end
-    assert seen[-1] == 2400
+    monkeypatch.setattr(Station, "settled_batch", 1000)
+    scenario = sim.load_scenario(BASELINE)
+    streams = RandomStreams(1)
+    workload = sample_workload(scenario, 2400, streams)
+    station = Station(scenario, workload, streams)
+    writer = RunWriter(tmp_path / "r.sqlite", scenario, 1, workload, station.records)
+    writer.begin()
+    station.on_settled = writer.write_jobs
+    station.start()
+    seen = []
+    for hours in (4, 8):  # 300 jobs/h: about 1,200 and 2,400 jobs have settled by then
+        station.run(until=hours * 3600.0)
+        writer.flush()
+        seen.append(_jobs_written(tmp_path / "r.sqlite"))
+    assert seen == [1000, 2000]  # whole batches, committed during the run
+    station.run()
+    writer.finish(station.env.now, 0.0)
+    assert _jobs_written(tmp_path / "r.sqlite") == 2400
+    assert check(connect(tmp_path / "r.sqlite"), writer.run_id) == []
 
 
 def test_a_run_killed_half_way_leaves_a_sound_incomplete_database(tmp_path: Path) -> None:
