@@ -19,7 +19,8 @@ What is measured, against the targets of DESIGN.md (section Performance):
   table gives the peak and what the run added to that baseline. A full garbage collection before each run
   frees what the previous one left in reference cycles, so that the peak is one run's;
 - scale: stationsim's time per job at each ``--scale`` size; spread = slowest / fastest - 1 (target <= 15%);
-- store: ``sim.store.connect`` + ``sim.store.write_run`` of the ``--jobs`` run into a temporary folder, as a
+- store: ``sim.results.store.connect`` + ``sim.results.store.write_run`` of the ``--jobs`` run into a temporary
+  folder, as a
   fraction of the run's own time (target <= 15%); for information, also what ``sim.simulate(..., store=path)``
   (the command line's way: rows written while the run goes on) adds to the run;
 - overload: stationsim at ``OVER_LOAD`` x capacity, where the queues grow without bound, in time per event
@@ -64,7 +65,7 @@ import simpy
 from simpy.events import NORMAL
 
 import sim
-import sim.store
+import sim.results.store
 from sim import JobStatus
 
 TimesArray = npt.NDArray[np.float64]
@@ -391,8 +392,8 @@ def measure_store(task: Task) -> StoreCost:
     with tempfile.TemporaryDirectory(prefix="stationsim-bench-") as folder:
         for attempt in range(task.repeats):
             started, started_wall = clock(), time.perf_counter()
-            connection = sim.store.connect(Path(folder) / f"written-after-{attempt}.sqlite")
-            sim.store.write_run(connection, result)
+            connection = sim.results.store.connect(Path(folder) / f"written-after-{attempt}.sqlite")
+            sim.results.store.write_run(connection, result)
             connection.close()
             write_seconds = min(write_seconds, clock() - started)
             write_wall = min(write_wall, time.perf_counter() - started_wall)
@@ -536,9 +537,9 @@ def run_benchmark(settings: Settings, log: Callable[[str], None]) -> list[str]:
 def sweep_seconds(processes: int, jobs: int) -> float:
     """Wall seconds of the bundled capacity sweep (16 points x 5 replications of ``jobs`` jobs) on a local pool
     of ``processes`` processes (1: in this process)."""
-    from sim.executors import open_executor
-    from sim.experiments import Warmup
-    from sim.sweeps import Sweep, run_sweep
+    from sim.experiments.executors import open_executor
+    from sim.experiments.replications import Warmup
+    from sim.experiments.sweeps import Sweep, run_sweep
 
     sweep = Sweep.from_toml(SWEEP_FILE).with_changes(jobs=jobs, warmup=Warmup(jobs=jobs // 10))
     with open_executor(processes) as executor:

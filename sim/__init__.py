@@ -11,14 +11,14 @@ and end READY, FAILED or ABORTED.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from sim.capacity import find_capacity
-from sim.config import ScenarioError
-from sim.experiments import replicate
-from sim.results import RunResult
-from sim.scenario import Scenario
+from sim.experiments.capacity import find_capacity
+from sim.experiments.replications import replicate
+from sim.experiments.sweeps import Sweep, run_sweep
+from sim.model.status import IllegalTransition, JobStatus
+from sim.results.run import RunResult
+from sim.scenario.config import ScenarioError
+from sim.scenario.scenario import Scenario
 from sim.simulation import load_scenario, simulate
-from sim.status import IllegalTransition, JobStatus
-from sim.sweeps import Sweep, run_sweep
 
 try:
     __version__ = version("stationsim")

@@ -1,5 +1,5 @@
 """``python -m sim``: the same command line as ``stationsim``."""
 
-from sim.cli import entry_point
+from sim.cli.main import entry_point
 
 entry_point()

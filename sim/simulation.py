@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sim.faults import check_explicit_aborts
-from sim.results import RunResult
-from sim.scenario import Scenario
-from sim.station import Station
-from sim.store import RunWriter
-from sim.streams import RandomStreams
-from sim.workload import sample_workload
+from sim.model.station import Station
+from sim.model.workload import sample_workload
+from sim.results.run import RunResult
+from sim.results.store import RunWriter
+from sim.scenario.faults import check_explicit_aborts
+from sim.scenario.scenario import Scenario
+from sim.scenario.streams import RandomStreams
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -29,7 +29,7 @@ def simulate(scenario: Scenario | str | Path, *, seed: int | None = None, jobs: 
     """Run one simulation and return its results.
 
     ``seed`` and ``jobs`` default to the scenario's ``[run]`` table. With ``store`` (a results database file),
-    the run is written into it while it runs and marked complete at the end (see ``sim.store``).
+    the run is written into it while it runs and marked complete at the end (see ``sim.results.store``).
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -63,7 +63,7 @@ def simulate(scenario: Scenario | str | Path, *, seed: int | None = None, jobs: 
 def observe(scenario: Scenario | str | Path, *, at: float, seed: int | None = None,
             jobs: int | None = None) -> Station:
     """A station run to simulated time ``at`` and paused there, for looking at it as a client would
-    (``sim.client.job_data``, ``queue_states``); ``station.run(until=later)`` runs it on."""
+    (``sim.results.client.job_data``, ``queue_states``); ``station.run(until=later)`` runs it on."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     seed = scenario.run.seed if seed is None else seed

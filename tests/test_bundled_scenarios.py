@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import sim
-from sim.invariants import check
-from sim.store import connect
+from sim.results.invariants import check
+from sim.results.store import connect
 
 SCENARIOS = sorted(path for path in (Path(__file__).resolve().parents[1] / "scenarios").glob("*.toml")
                    if "scenario" not in tomllib.loads(path.read_text(encoding="utf-8")))  # sweep files name one

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from strategies import BAD_SCENARIOS, VALID_TOML
 
-from sim.cli import main
+from sim.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "scenarios" / "baseline.toml"
@@ -177,7 +177,7 @@ def test_validate_does_not_run(tmp_path: Path) -> None:
 SUBPROCESS_BAD_SCENARIOS = ("bad-toml", "unknown-key-in-stage", "wrong-type", "negative-rate",
                             "unknown-distribution", "zero-workers")
 """The bad inputs given to a real process in the fast suite (each costs an interpreter start-up); the slow suite
-gives it every one. In-process, ``sim.cli.main`` gets every one in the fast suite too."""
+gives it every one. In-process, ``sim.cli.main.main`` gets every one in the fast suite too."""
 
 
 def check_bad_scenario(scenario: Path, process: subprocess.CompletedProcess[str], name: str) -> None:
@@ -203,7 +203,7 @@ def test_bad_scenario(tmp_path: Path, name: str, command: str) -> None:
 @pytest.mark.parametrize("name", list(BAD_SCENARIOS))
 def test_bad_scenario_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
                                  command: str) -> None:
-    """``sim.cli.main``, which the console script and ``python -m sim`` call: any exception would escape here."""
+    """``sim.cli.main.main``, which the console script and ``python -m sim`` call: any exception would escape here."""
     scenario = tmp_path / "broken.toml"
     scenario.write_text(BAD_SCENARIOS[name].toml)
     args = [command, str(scenario), *(("--out", str(tmp_path / "out")) if command == "run" else ())]

@@ -1,4 +1,4 @@
-"""Student-t confidence intervals over replications (``sim.confidence``).
+"""Student-t confidence intervals over replications (``sim.experiments.confidence``).
 
 Exact checks against intervals computed by hand from a t-table, the documented edge cases (fewer than two
 values, NaNs, bad levels), and a coverage check: over many seeded normal samples, the share of intervals that
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.confidence import Interval, t_interval
+from sim.experiments.confidence import Interval, t_interval
 
 
 def test_hand_computed_interval_of_five_values() -> None:

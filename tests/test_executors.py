@@ -1,4 +1,4 @@
-"""Executors (``sim.executors``): the same sweep gives identical tables in this process, on a local process
+"""Executors (``sim.experiments.executors``): the same sweep gives identical tables in this process, on a local process
 pool and on a Dask distributed cluster; an unreachable Dask scheduler is bad input (exit 2, one line, quickly);
 progress bars show only where someone can see them.
 """
@@ -15,9 +15,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.cli import main
-from sim.executors import ExecutorError, InProcessExecutor, open_executor, process_pool, run_tasks, show_progress
-from sim.sweeps import Sweep, SweepResult, run_sweep
+from sim.cli.main import main
+from sim.experiments.executors import (
+    ExecutorError,
+    InProcessExecutor,
+    open_executor,
+    process_pool,
+    run_tasks,
+    show_progress,
+)
+from sim.experiments.sweeps import Sweep, SweepResult, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "scenarios" / "baseline.toml"

@@ -1,5 +1,5 @@
-"""Replications, warm-up deletion, sweeps and the capacity search (``sim.experiments``, ``sim.sweeps``,
-``sim.capacity``), through the Python API and the command line.
+"""Replications, warm-up deletion, sweeps and the capacity search (``sim.experiments.replications``,
+``sim.experiments.sweeps``, ``sim.experiments.capacity``), through the Python API and the command line.
 
 Runs are small (hundreds to a few thousand jobs of the baseline) and go through the in-process executor, so the
 module runs in seconds; executor equality is in ``test_executors.py``.
@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.capacity import Target, bisection, find_capacity, grid_answers
-from sim.cli import main
-from sim.confidence import t_interval
-from sim.experiments import (
+from sim.cli.main import main
+from sim.experiments.capacity import Target, bisection, find_capacity, grid_answers
+from sim.experiments.confidence import t_interval
+from sim.experiments.replications import (
     ExperimentError,
     RunSpec,
     Warmup,
@@ -30,10 +30,10 @@ from sim.experiments import (
     run_replication,
     write_tables,
 )
-from sim.metrics import summarize
-from sim.streams import replication_seeds
-from sim.sweep_plots import SWEEP_HEADLINES
-from sim.sweeps import Sweep, parse_factor, run_sweep, write_sweep
+from sim.experiments.sweeps import Sweep, parse_factor, run_sweep, write_sweep
+from sim.plots.sweeps import SWEEP_HEADLINES
+from sim.results.metrics import summarize
+from sim.scenario.streams import replication_seeds
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "scenarios" / "baseline.toml"

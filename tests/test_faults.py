@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import sim
-from sim.client import job_data, position
+from sim.model.status import STATUSES, JobStatus
+from sim.results.client import job_data, position
 from sim.simulation import observe
-from sim.status import STATUSES, JobStatus
 
 S = JobStatus
 

@@ -11,11 +11,11 @@ import pytest
 
 import sim
 from hardware_mock import GARNET, HERON, execution_time
-from sim.client import job_data
-from sim.invariants import assert_invariants
-from sim.metrics import instrument_time
+from sim.model.status import STATUSES, JobStatus
+from sim.results.client import job_data
+from sim.results.invariants import assert_invariants
+from sim.results.metrics import instrument_time
 from sim.simulation import observe
-from sim.status import STATUSES, JobStatus
 
 S = JobStatus
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"

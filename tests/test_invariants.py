@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import sim
-from sim import store
-from sim.invariants import KINDS, History, Violation, assert_invariants, check
-from sim.records import JobRecords
-from sim.status import ABORTED, FAILED, NOT_RECEIVED, READY, JobStatus
+from sim.model.records import JobRecords
+from sim.model.status import ABORTED, FAILED, NOT_RECEIVED, READY, JobStatus
+from sim.results import store
+from sim.results.invariants import KINDS, History, Violation, assert_invariants, check
 
 S = JobStatus
 J = 100
@@ -359,7 +359,7 @@ def test_assert_invariants_lists_the_first_violations_and_counts_the_rest(result
 def test_a_hand_built_timeline_that_steps_back_or_names_no_status_is_caught() -> None:
     """The records and the database keep one time per status, so only a timeline built by other means (a user's
     own) can repeat a status or step back; the checker catches that too."""
-    from sim.invariants import UNKNOWN, History, check_history
+    from sim.results.invariants import UNKNOWN, History, check_history
 
     received, started, ended = S.RECEIVED.code, S.VALIDATION_STARTED.code, S.VALIDATION_ENDED.code
     history = History(job_ids=np.array([0, 1]), final_status=np.array([ended, received]),

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import sim
-from sim.invariants import assert_invariants
-from sim.store import connect
+from sim.results.invariants import assert_invariants
+from sim.results.store import connect
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.toml"
 CAPACITY_PER_HOUR = 485.0  # the baseline's single QPU: 300 jobs/h keep it 62% busy

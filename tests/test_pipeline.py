@@ -2,7 +2,7 @@
 use common random numbers; a small run with constant durations gives exactly the timestamps worked out by hand;
 a run with a horizon leaves jobs in flight and says so; the results database holds the same timelines.
 
-The timeline checks here are written independently of ``sim.status`` and ``sim.invariants``.
+The timeline checks here are written independently of ``sim.model.status`` and ``sim.results.invariants``.
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import sim
-from sim import plots, sweep_plots
-from sim.cli import main
+from sim.cli.main import main
+from sim.plots import run as plots
+from sim.plots import sweeps as sweep_plots
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACE: dict[str, Any] = {

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 
 import sim
 from hardware_mock.calibration import CalibrationPlan, CalibrationSet
+from sim.model.pools import FifoQueue, Pool
+from sim.model.status import EXECUTION_STARTED, PENDING_EXECUTION
 from sim.policies import (
     Aging,
     CalibrationAware,
@@ -36,8 +38,6 @@ from sim.policies import (
     Timeslot,
     Window,
 )
-from sim.pools import FifoQueue, Pool
-from sim.status import EXECUTION_STARTED, PENDING_EXECUTION
 from sim.testing import (
     assert_aging_order,
     assert_fifo_order,

@@ -47,9 +47,9 @@ import pytest
 from scipy import stats
 
 import sim
-from sim.confidence import Interval, t_interval
-from sim.status import PENDING_EXECUTION, JobStatus
-from sim.streams import replication_seeds
+from sim.experiments.confidence import Interval, t_interval
+from sim.model.status import PENDING_EXECUTION, JobStatus
+from sim.scenario.streams import replication_seeds
 
 EXECUTION_STARTED = JobStatus.EXECUTION_STARTED.code
 LEVEL = 0.99

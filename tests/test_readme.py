@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 import sim
-from sim.distributions import parse_distribution
-from sim.units import parse_duration, parse_rate
+from sim.scenario.distributions import parse_distribution
+from sim.scenario.units import parse_duration, parse_rate
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -203,12 +203,19 @@ def test_scenario_format_examples_parse() -> None:
 
 def test_layout_names_existing_modules() -> None:
     text = section("Layout")
-    modules = re.findall(r"`(\w+\.py)`", text)
-    assert len(modules) >= 10
-    for module in modules:
-        assert (ROOT / "sim" / module).is_file() or (ROOT / "hardware_mock" / module).is_file(), module
-    for folder in re.findall(r"`(\w+)/`", text):
-        assert (ROOT / folder).is_dir(), folder
+    modules = 0
+    for line in text.split("\n- "):  # each item names a folder, then the modules in it
+        folder = re.match(r"`([\w/.]+?)/?`", line.strip("- "))
+        if folder is None:  # the paragraph before the list
+            continue
+        if folder.group(1).endswith(".py"):
+            assert (ROOT / folder.group(1)).is_file(), folder.group(1)
+            continue
+        assert (ROOT / folder.group(1)).is_dir(), folder.group(1)
+        for module in re.findall(r"`(\w+\.py)`", line):
+            assert (ROOT / folder.group(1) / module).is_file(), f"{folder.group(1)}/{module}"
+            modules += 1
+    assert modules >= 30
 
 
 def test_every_python_block_runs_in_order(quick_start: tuple[subprocess.CompletedProcess[str], Path, list[str]],

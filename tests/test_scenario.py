@@ -16,7 +16,7 @@ from strategies import BAD_SCENARIOS, VALID_TOML, BadScenario, scenario_dicts
 
 import sim
 from hardware_mock import GARNET, HERON
-from sim.distributions import Constant, Empirical, LogNormal, Uniform
+from sim.scenario.distributions import Constant, Empirical, LogNormal, Uniform
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "scenarios" / "baseline.toml"

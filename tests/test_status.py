@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import sim
 from sim import JobStatus
-from sim.status import NOT_RECEIVED, check_transition, is_legal, legal_successors
+from sim.model.status import NOT_RECEIVED, check_transition, is_legal, legal_successors
 
 IQM_MEMBERS = (
     "RECEIVED", "VALIDATION_STARTED", "VALIDATION_ENDED", "FETCH_CALIBRATION_STARTED", "FETCH_CALIBRATION_ENDED",
@@ -139,7 +139,7 @@ def test_terminal_and_in_progress_statuses() -> None:
 
 
 def rule(old: JobStatus | None, new: JobStatus) -> bool:
-    """The lifecycle, stated independently of ``sim.status``: ``old`` None is a job not yet received."""
+    """The lifecycle, stated independently of ``sim.model.status``: ``old`` None is a job not yet received."""
     if old is None:
         return new is JobStatus.RECEIVED
     if old in TERMINAL:
@@ -218,7 +218,7 @@ def test_illegal_transition_names_both_statuses(old: JobStatus | None, new: JobS
 
 def test_illegal_transition_is_an_exception_exported_by_sim() -> None:
     assert issubclass(sim.IllegalTransition, Exception)
-    assert sim.status.IllegalTransition is sim.IllegalTransition
+    assert sim.model.status.IllegalTransition is sim.IllegalTransition
 
 
 statuses_or_none = st.one_of(st.none(), st.sampled_from(MEMBERS))

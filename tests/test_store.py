@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 import sim
-from sim.invariants import check
-from sim.station import Station
-from sim.store import RunWriter, connect, load_run, run_info
-from sim.streams import RandomStreams
-from sim.workload import sample_workload
+from sim.model.station import Station
+from sim.model.workload import sample_workload
+from sim.results.invariants import check
+from sim.results.store import RunWriter, connect, load_run, run_info
+from sim.scenario.streams import RandomStreams
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.toml"

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.cli import main
+from sim.cli.main import main
 from sim.policies import Fifo, PolicyError
 from sim.testing import (
     assert_fifo_order,

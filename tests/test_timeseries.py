@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import timeseries as ts
-from sim.metrics import instrument_time
-from sim.store import load_run
+from sim.results import timeseries as ts
+from sim.results.metrics import instrument_time
+from sim.results.store import load_run
 
 ROOT = Path(__file__).resolve().parent.parent
 STATUS_VALUES = [s.value for s in sim.JobStatus]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim.status import JobStatus
+from sim.model.status import JobStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 

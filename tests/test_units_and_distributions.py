@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.distributions import (
+from sim.scenario.distributions import (
     FAMILIES,
     Constant,
     Empirical,
@@ -25,7 +25,7 @@ from sim.distributions import (
     count,
     parse_distribution,
 )
-from sim.units import format_seconds, parse_duration, parse_rate
+from sim.scenario.units import format_seconds, parse_duration, parse_rate
 
 N = 200_000
 

@@ -13,7 +13,7 @@ regression tests in ``test_my_policy.py`` catch it.
 from __future__ import annotations
 
 from sim.policies import KeyPolicy, QueueContext
-from sim.units import parse_duration
+from sim.scenario.units import parse_duration
 
 
 class ExpressLane(KeyPolicy):

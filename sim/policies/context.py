@@ -26,8 +26,8 @@ import numpy.typing as npt
 from hardware_mock.calibration import CalibrationPlan, CalibrationSet, next_recalibration
 
 if TYPE_CHECKING:
+    from sim.model.workload import Workload
     from sim.policies.windows import Window
-    from sim.workload import Workload
 
 GROUPINGS = ("user", "project")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from sim.distributions import FieldError
 from sim.policies.context import GROUPINGS
-from sim.units import parse_duration
+from sim.scenario.distributions import FieldError
+from sim.scenario.units import parse_duration
 
 
 def duration(name: str, value: object, *, positive: bool = True) -> float:

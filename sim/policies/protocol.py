@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from sim.config import ScenarioError
+from sim.scenario.config import ScenarioError
 
 REQUIRED_METHODS = ("push", "pop", "remove", "position", "next_change", "__len__")
 

@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.distributions import FieldError
 from sim.policies.calibration_aware import CalibrationAware
 from sim.policies.context import QueueContext
 from sim.policies.fair_share import FairShare
@@ -37,9 +36,10 @@ from sim.policies.protocol import (
     missing_methods,
 )
 from sim.policies.timeslot import Timeslot
+from sim.scenario.distributions import FieldError
 
 if TYPE_CHECKING:
-    from sim.scenario import Scheduler
+    from sim.scenario.scenario import Scheduler
 
 BUILTIN: dict[str, PolicyFactory] = {
     "fifo": Fifo,

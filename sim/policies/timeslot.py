@@ -25,9 +25,9 @@ import math
 from collections.abc import Iterable
 from typing import ClassVar
 
-from sim.distributions import FieldError
 from sim.policies.context import QueueContext
 from sim.policies.ranked import RankedList
+from sim.scenario.distributions import FieldError
 
 EntryKey = tuple[float, int]
 

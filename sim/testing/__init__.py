@@ -7,7 +7,7 @@ fixtures around it:
 
 - ``run(scenario, policy, jobs=..., seed=...)``: simulate a scenario under a policy in one call
   (``sim.testing.running``);
-- ``assert_invariants(result)``: every lifecycle invariant of ``sim.invariants`` (nothing lost, statuses in
+- ``assert_invariants(result)``: every lifecycle invariant of ``sim.results.invariants`` (nothing lost, statuses in
   order, one job per instrument at a time, ...);
 - ordering assertions (``sim.testing.ordering``): ``assert_fifo_order``, ``assert_priority_order``,
   ``assert_aging_order``, ``assert_shortest_first``, ``assert_no_overtaking`` (any rank),
@@ -28,7 +28,7 @@ A regression test in a few lines::
         assert_priority_order(result)
 """
 
-from sim.invariants import assert_invariants, check
+from sim.results.invariants import assert_invariants, check
 from sim.testing.comparison import METRICS, Comparison, MetricComparison, compare
 from sim.testing.golden import FIGURES, assert_matches_golden, golden_figures
 from sim.testing.ordering import (

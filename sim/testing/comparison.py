@@ -1,9 +1,9 @@
 """Paired comparison of two scheduling policies on common random numbers.
 
 Both policies run the same scenario with the same seeds. A run's workload, service times and faults come from
-streams named by what they are for (``sim.streams``), never from the policy, so replication i of policy A and of
-policy B see the very same jobs: their difference in a metric is the policy's effect alone, and the Student-t
-interval of the per-seed differences B - A (``sim.confidence.t_interval``) is much narrower than the two
+streams named by what they are for (``sim.scenario.streams``), never from the policy, so replication i of policy A
+and of policy B see the very same jobs: their difference in a metric is the policy's effect alone, and the Student-t
+interval of the per-seed differences B - A (``sim.experiments.confidence.t_interval``) is much narrower than the two
 separate intervals would suggest. ``compare`` runs the replications and ``Comparison.table()`` prints them;
 ``assert_no_worse`` makes a regression test of it.
 """
@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from sim.confidence import Interval, t_interval
-from sim.results import RunResult
+from sim.experiments.confidence import Interval, t_interval
+from sim.model.status import EXECUTION_STARTED, PENDING_EXECUTION
+from sim.results.run import RunResult
+from sim.scenario.streams import replication_seeds
 from sim.simulation import simulate
-from sim.status import EXECUTION_STARTED, PENDING_EXECUTION
-from sim.streams import replication_seeds
 from sim.testing.running import ScenarioLike, as_scenario, with_policy
 
 Metric = Callable[[RunResult, Mapping[str, Any]], float]

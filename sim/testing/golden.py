@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sim.results import RunResult
+from sim.results.run import RunResult
 
 FIGURES = ("jobs.submitted", "jobs.ready", "jobs.failed", "jobs.aborted", "stages.execution.wait.mean",
            "stages.execution.wait.p95", "stages.execution.wait.max", "stages.execution.utilisation",

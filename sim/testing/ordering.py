@@ -25,9 +25,9 @@ import numpy.typing as npt
 
 from hardware_mock.calibration import CalibrationSet, initial_set, next_recalibration
 from hardware_mock.timing import execution_time
-from sim.results import RunResult
-from sim.status import ABORTED, EXECUTION_STARTED, FAILED, PENDING_EXECUTION
-from sim.streams import RandomStreams
+from sim.model.status import ABORTED, EXECUTION_STARTED, FAILED, PENDING_EXECUTION
+from sim.results.run import RunResult
+from sim.scenario.streams import RandomStreams
 
 Floats = npt.NDArray[np.float64]
 SHOW = 10

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from sim.results import RunResult
+    from sim.results.run import RunResult
     from sim.testing.comparison import Comparison
 
 UPDATE_OPTION = "--stationsim-update-golden"

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sim.results import RunResult
-from sim.scenario import Scenario
+from sim.results.run import RunResult
+from sim.scenario.scenario import Scenario
 from sim.simulation import load_scenario, simulate
 
 ScenarioLike = Scenario | str | Path | Mapping[str, Any]

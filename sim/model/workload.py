@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 import numpy.typing as npt
 
-from sim.scenario import JOB_KINDS, Scenario
-from sim.streams import RandomStreams
-from sim.trace import Trace
+from sim.scenario.scenario import JOB_KINDS, Scenario
+from sim.scenario.streams import RandomStreams
+from sim.scenario.trace import Trace
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

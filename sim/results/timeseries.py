@@ -22,7 +22,7 @@ it), ``reset`` (after a timeout), ``calibration``, ``outage`` or ``idle``. ``ins
 intervals (instrument, state, start, end); ``state_totals`` adds them up per instrument.
 
 Everything here works the same on a result fresh from ``sim.simulate`` and on one read back with
-``sim.store.load_run``.
+``sim.results.store.load_run``.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sim.status import EXECUTION_STARTED, READY, STAGE_STARTS, STATUSES
+from sim.model.status import EXECUTION_STARTED, READY, STAGE_STARTS, STATUSES
 
 if TYPE_CHECKING:
-    from sim.results import RunResult
+    from sim.results.run import RunResult
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -185,7 +185,7 @@ def _stage_occupancy(result: RunResult, offset: int) -> Occupancy:
 
 
 def queue_occupancy(result: RunResult) -> Occupancy:
-    """Jobs waiting for each stage (named as in ``sim.status.STAGE_STARTS``): in the status before its start."""
+    """Jobs waiting for each stage (named as in ``sim.model.status.STAGE_STARTS``): in the status before its start."""
     return _stage_occupancy(result, -1)
 
 

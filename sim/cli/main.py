@@ -27,14 +27,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sim.cli_args import UsageError, changes, positive, prepare_out, seed
-from sim.cli_experiments import add_experiment_commands, capacity, compare, run_replications, sweep
-from sim.config import ScenarioError
-from sim.metrics import summarize
-from sim.report import summary_table, write_summary_json
-from sim.results import RunResult
+from sim.cli.args import UsageError, changes, positive, prepare_out, seed
+from sim.cli.experiments import add_experiment_commands, capacity, compare, run_replications, sweep
+from sim.cli.report import summary_table, write_summary_json
+from sim.results.metrics import summarize
+from sim.results.run import RunResult
+from sim.results.store import load_run, run_ids, run_info
+from sim.scenario.config import ScenarioError
 from sim.simulation import load_scenario, simulate
-from sim.store import load_run, run_ids, run_info
 
 EXIT_BAD_INPUT = 2
 
@@ -132,7 +132,7 @@ def _report_figures(result: RunResult, args: argparse.Namespace, run_id: int, co
     if not complete:
         print(f"no figures for run {run_id}: it is incomplete\n")
         return
-    from sim.plots import write_report_figures  # matplotlib only when figures are wanted
+    from sim.plots.run import write_report_figures  # matplotlib only when figures are wanted
 
     results = args.results if args.results.is_dir() else args.results.parent
     folder = (args.figures if args.figures is not None else results / "figures") / f"run-{run_id}"

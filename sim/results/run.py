@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from sim.records import JobRecords
-from sim.scenario import JOB_KINDS, Scenario
-from sim.status import ABORTED, NOT_RECEIVED, STATUSES
-from sim.workload import Workload
+from sim.model.records import JobRecords
+from sim.scenario.scenario import JOB_KINDS, Scenario
+from sim.model.status import ABORTED, NOT_RECEIVED, STATUSES
+from sim.model.workload import Workload
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,7 +91,7 @@ class RunResult:
         return pd.DataFrame(rows, columns=["job_id", "circuit", "bitstring", "count"])
 
     def summary(self) -> dict[str, Any]:
-        from sim.metrics import summarize
+        from sim.results.metrics import summarize
 
         return summarize(self)
 

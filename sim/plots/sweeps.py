@@ -1,6 +1,7 @@
 """Figures of sweeps: a metric's mean against a factor, with its confidence band, one curve per level of a
 second factor; and the PNG files ``stationsim sweep --out`` writes. The tidy sweep table (one row per point
-and metric: the factor columns, then ``metric, mean, half_width, low, high, n``) comes from ``sim.sweeps``."""
+and metric: the factor columns, then ``metric, mean, half_width, low, high, n``) comes from
+``sim.experiments.sweeps``."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sim.plots import DPI, _new_axes, time_unit
-from sim.units import parse_duration, parse_rate
+from sim.plots.run import DPI, _new_axes, time_unit
+from sim.scenario.units import parse_duration, parse_rate
 
 FloatArray = npt.NDArray[np.float64]
 SWEEP_COLUMNS = ("metric", "mean", "half_width", "low", "high", "n")

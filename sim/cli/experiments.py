@@ -1,6 +1,7 @@
-"""The experiment subcommands of ``stationsim``: ``run --replications``, ``sweep``, ``capacity`` (``sim.experiments``,
-``sim.sweeps``, ``sim.capacity``) and ``compare`` (``sim.testing.comparison``). Each runs many simulations on an
-executor (local processes by default, or a Dask cluster) and prints intervals, never one run's anecdote."""
+"""The experiment subcommands of ``stationsim``: ``run --replications``, ``sweep``, ``capacity``
+(``sim.experiments.replications``, ``sim.experiments.sweeps``, ``sim.experiments.capacity``) and ``compare``
+(``sim.testing.comparison``). Each runs many simulations on an executor (local processes by default, or a Dask
+cluster) and prints intervals, never one run's anecdote."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.cli_args import UsageError, changes, count, duration, level, positive, prepare_out, seed
-from sim.experiments import ExperimentError, Warmup
+from sim.cli.args import UsageError, changes, count, duration, level, positive, prepare_out, seed
+from sim.experiments.replications import ExperimentError, Warmup
+from sim.experiments.sweeps import Sweep, parse_factor
 from sim.simulation import load_scenario
-from sim.sweeps import Sweep, parse_factor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,7 +70,7 @@ def _warmup_of(args: argparse.Namespace) -> Warmup | None:
 
 
 def _executor_name(args: argparse.Namespace) -> str:
-    from sim.executors import cores
+    from sim.experiments.executors import cores
 
     if args.dask_scheduler:
         return f"Dask cluster {args.dask_scheduler}"
@@ -80,7 +81,7 @@ def _executor_name(args: argparse.Namespace) -> str:
 @contextlib.contextmanager
 def _experiment(args: argparse.Namespace) -> Iterator[Executor]:
     """The executor the options ask for; its errors and the experiments' become bad input (exit 2)."""
-    from sim.executors import ExecutorError, open_executor
+    from sim.experiments.executors import ExecutorError, open_executor
 
     try:
         with open_executor(args.processes, args.dask_scheduler) as executor:
@@ -97,8 +98,8 @@ def _interrupted() -> int:
 
 
 def run_replications(args: argparse.Namespace) -> int:
-    from sim.executors import show_progress
-    from sim.experiments import format_table, replicate, write_replications
+    from sim.experiments.executors import show_progress
+    from sim.experiments.replications import format_table, replicate, write_replications
 
     if args.replications is None:
         raise UsageError("--warmup, --warmup-jobs, --processes and --dask-scheduler go with --replications R")
@@ -138,9 +139,9 @@ def _load_sweep(args: argparse.Namespace) -> Sweep:
 
 
 def sweep(args: argparse.Namespace) -> int:
-    from sim.capacity import grid_answers
-    from sim.executors import show_progress
-    from sim.sweeps import run_sweep, write_sweep
+    from sim.experiments.capacity import grid_answers
+    from sim.experiments.executors import show_progress
+    from sim.experiments.sweeps import run_sweep, write_sweep
 
     sweep = _load_sweep(args)
     out = prepare_out(args.out) if args.out else None
@@ -170,7 +171,7 @@ def sweep(args: argparse.Namespace) -> int:
 
 def _sweep_figures(sweep: Sweep, table: pd.DataFrame, out: Path) -> list[Path]:
     """The sweep's curves with confidence bands: the target's metric (against its search key) and headlines."""
-    from sim.sweep_plots import SWEEP_HEADLINES, write_sweep_figures
+    from sim.plots.sweeps import SWEEP_HEADLINES, write_sweep_figures
 
     target = sweep.target
     metrics = (target.metric, *SWEEP_HEADLINES) if target is not None else SWEEP_HEADLINES
@@ -182,9 +183,9 @@ def _sweep_figures(sweep: Sweep, table: pd.DataFrame, out: Path) -> list[Path]:
 def capacity(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from sim.capacity import find_capacity, search_target
-    from sim.executors import show_progress
-    from sim.experiments import write_csv
+    from sim.experiments.capacity import find_capacity, search_target
+    from sim.experiments.executors import show_progress
+    from sim.experiments.replications import write_csv
 
     sweep = _load_sweep(args)
     search_target(sweep)

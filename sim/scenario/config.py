@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, fields
 from typing import Any
 
-from sim.distributions import FieldError, count, parse_distribution
-from sim.units import parse_duration
+from sim.scenario.distributions import FieldError, count, parse_distribution
+from sim.scenario.units import parse_duration
 
 Parser = Callable[[Any], Any]
 

@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from hardware_mock.calibration import parse_time_of_day
-from sim.config import ScenarioError, Table, time_of_day
-from sim.distributions import FieldError
 from sim.policies.registry import check_options, resolve
 from sim.policies.windows import Window
-from sim.units import parse_duration
+from sim.scenario.config import ScenarioError, Table, time_of_day
+from sim.scenario.distributions import FieldError
+from sim.scenario.units import parse_duration
 
 KEYS = ("policy", "options", "windows", "start_time_of_day", "variants")
 

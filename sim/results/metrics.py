@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from sim.status import ABORTED, FAILED, READY, RECEIVED, STAGE_STARTS
+from sim.model.status import ABORTED, FAILED, READY, RECEIVED, STAGE_STARTS
 
 if TYPE_CHECKING:
-    from sim.results import RunResult
+    from sim.results.run import RunResult
 
 QUANTILES = {"p50": 50, "p95": 95, "p99": 99}
 

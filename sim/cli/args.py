@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from sim.units import parse_duration
+from sim.scenario.units import parse_duration
 
 
 class UsageError(Exception):

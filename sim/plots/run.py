@@ -28,14 +28,14 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, MultipleLocator, NullFormatter, PercentFormatter
 
-from sim import timeseries
-from sim.metrics import stage_capacity, terminal_times
-from sim.status import ABORTED, FAILED, READY, RECEIVED, STAGE_STARTS
+from sim.model.status import ABORTED, FAILED, READY, RECEIVED, STAGE_STARTS
+from sim.results import timeseries
+from sim.results.metrics import stage_capacity, terminal_times
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from sim.results import RunResult
+    from sim.results.run import RunResult
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -173,7 +173,7 @@ def _no_time(ax: Axes) -> None:
 # --- per-stage times and turnaround ------------------------------------------------------------------------------
 
 def stage_times(result: RunResult, stage: str) -> tuple[FloatArray, FloatArray]:
-    """The waits and services of the jobs served by ``stage`` (as ``sim.metrics`` defines them)."""
+    """The waits and services of the jobs served by ``stage`` (as ``sim.results.metrics`` defines them)."""
     times = result.times
     start = STAGE_STARTS[stage].code
     served = np.isfinite(times[:, start + 1])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sim.status import N_STATUSES, NOT_RECEIVED, READY, check_transition
+from sim.model.status import N_STATUSES, NOT_RECEIVED, READY, check_transition
 
 
 @dataclass(frozen=True)

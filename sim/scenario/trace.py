@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from sim.config import ScenarioError
-from sim.units import parse_duration
+from sim.scenario.config import ScenarioError
+from sim.scenario.units import parse_duration
 
 JOB_TYPES = ("circuit", "pulse")
 COLUMNS = ("time", "job_type", "shots", "circuits", "depth", "sweep_points", "qubits", "user", "priority",

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sim.units import format_seconds
+from sim.scenario.units import format_seconds
 
 STAT_NAMES = ("mean", "p50", "p95", "p99", "max")
 

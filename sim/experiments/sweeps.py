@@ -15,7 +15,7 @@ A sweep file names a base scenario and the factors to vary (dotted scenario keys
     "hardware.instruments" = [1, 2, 3, 4]
     "arrivals.rate" = ["300/h", "600/h", "900/h", "1200/h"]
 
-    [target]                            # optional: the capacity question (see sim.capacity)
+    [target]                            # optional: the capacity question (see sim.experiments.capacity)
 
 Every point runs the *same* R seeds (common random numbers), so that differences between points come from
 the factors rather than from luck. Every point's scenario is validated before anything runs. The result is a
@@ -37,9 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.capacity import Target, confidence_level, parse_target
-from sim.config import ScenarioError, Table, integer, text
-from sim.experiments import (
+from sim.experiments.capacity import Target, confidence_level, parse_target
+from sim.experiments.replications import (
     TABLE_COLUMNS,
     ExperimentError,
     Metrics,
@@ -54,9 +53,10 @@ from sim.experiments import (
     write_csv,
     write_tables,
 )
-from sim.scenario import Scenario
-from sim.streams import replication_seeds
-from sim.units import parse_duration
+from sim.scenario.config import ScenarioError, Table, integer, text
+from sim.scenario.scenario import Scenario
+from sim.scenario.streams import replication_seeds
+from sim.scenario.units import parse_duration
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -325,7 +325,7 @@ def _now() -> str:
 def run_sweep(sweep: Sweep, executor: Executor | None = None, *, progress: bool = False,
               executor_name: str = "") -> SweepResult:
     """Run every point's replications on ``executor`` (default: in this process) and collect the metrics."""
-    from sim.executors import run_tasks
+    from sim.experiments.executors import run_tasks
 
     scenarios = sweep.point_scenarios()
     seeds = sweep.seeds()

@@ -43,11 +43,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sim.records import Event, InstrumentPeriod, JobRecords
-from sim.results import RunResult, job_columns
-from sim.scenario import JOB_KINDS, Scenario
-from sim.status import N_STATUSES, NOT_RECEIVED, STATUSES
-from sim.workload import Workload
+from sim.model.records import Event, InstrumentPeriod, JobRecords
+from sim.results.run import RunResult, job_columns
+from sim.scenario.scenario import JOB_KINDS, Scenario
+from sim.model.status import N_STATUSES, NOT_RECEIVED, STATUSES
+from sim.model.workload import Workload
 
 BATCH_JOBS = 20_000
 """Jobs per transaction (each job brings up to 16 transition rows)."""

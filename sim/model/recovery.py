@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from sim.faults import CLEANED_UP
-from sim.status import EXECUTION_STARTED, FAILED, READY, RECEIVED, STAGE_OF_STATUS, STAGE_STARTS
+from sim.model.faults import CLEANED_UP
+from sim.model.status import EXECUTION_STARTED, FAILED, READY, RECEIVED, STAGE_OF_STATUS, STAGE_STARTS
 
 if TYPE_CHECKING:
-    from sim.station import Station
+    from sim.model.station import Station
 
 START_CODES = np.array([status.code for status in STAGE_STARTS.values()])
 

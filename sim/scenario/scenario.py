@@ -32,7 +32,10 @@ from typing import Any
 from hardware_mock.calibration import CalibrationPlan
 from hardware_mock.device import PRESETS, DeviceProfile
 from hardware_mock.faults import FaultModel
-from sim.config import (
+from sim.policies.protocol import PolicyFactory
+from sim.policies.registry import BUILTIN
+from sim.policies.windows import Window
+from sim.scenario.config import (
     Parser,
     ScenarioError,
     Table,
@@ -47,14 +50,11 @@ from sim.config import (
     times_list,
     workers,
 )
-from sim.distributions import Constant, Distribution, count
-from sim.faults import Faults, build_faults
-from sim.policies.config import check_window_owners, parse_scheduler
-from sim.policies.protocol import PolicyFactory
-from sim.policies.registry import BUILTIN
-from sim.policies.windows import Window
-from sim.trace import Trace, read_trace
-from sim.units import parse_duration, parse_rate
+from sim.scenario.distributions import Constant, Distribution, count
+from sim.scenario.faults import Faults, build_faults
+from sim.scenario.scheduler import check_window_owners, parse_scheduler
+from sim.scenario.trace import Trace, read_trace
+from sim.scenario.units import parse_duration, parse_rate
 
 STAGE_NAMES = ("validation", "calibration", "compilation", "save_metadata", "post_processing")
 POLICIES = tuple(BUILTIN)
@@ -78,7 +78,7 @@ class Arrivals:
     times: tuple[float, ...] | None = None
     """Explicit submission times (seconds from the start, non-decreasing)."""
     trace: Trace | None = field(default=None, compare=False)
-    """A recorded workload replayed exactly (``sim.trace``): submission times, job sizes, users, aborts."""
+    """A recorded workload replayed exactly (``sim.scenario.trace``): submission times, job sizes, users, aborts."""
 
     @property
     def mean_rate(self) -> float:
@@ -144,7 +144,7 @@ class Stages:
 
 @dataclass(frozen=True)
 class Scheduler:
-    """The execution queue's scheduling policy (``sim.policies``; the table is read by ``sim.policies.config``)."""
+    """The execution queue's scheduling policy (``sim.policies``; the table is read by ``sim.scenario.scheduler``)."""
 
     policy: str = "fifo"
     """A built-in policy's name, or a user's policy as ``"module:Class"`` or ``"file.py:Class"``."""

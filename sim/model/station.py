@@ -12,7 +12,7 @@ What can go wrong:
   a job on the instrument stops it (progress so far kept); the job ends ABORTED. An abort of a finished job
   changes nothing and is recorded as an event;
 - the service restarts: every job process and queue is lost; after the downtime the station rebuilds its pools
-  and reads the persisted records to clean up every in-progress job by the restart policy (``sim.recovery``).
+  and reads the persisted records to clean up every in-progress job by the restart policy (``sim.model.recovery``).
   Submissions and aborts made while the service is down are retried by their clients.
 
 The job process is the simulator's hot path, so it does nothing it need not do: service times are drawn for all
@@ -33,12 +33,11 @@ import numpy as np
 import simpy
 
 from hardware_mock.limits import check_jobs, violation
-from sim.faults import Cause, JobFailure, StageFailure, abort_times, restart_schedule, stage_failures
-from sim.instruments import Instruments
-from sim.pools import FifoQueue, Pool
-from sim.records import Event, JobRecords
-from sim.scenario import STAGE_NAMES, Scenario, Stage
-from sim.status import (
+from sim.model.faults import Cause, JobFailure, StageFailure, abort_times, restart_schedule, stage_failures
+from sim.model.instruments import Instruments
+from sim.model.pools import FifoQueue, Pool
+from sim.model.records import Event, JobRecords
+from sim.model.status import (
     ABORTED,
     FAILED,
     NOT_RECEIVED,
@@ -48,8 +47,9 @@ from sim.status import (
     STAGE_STARTS,
     STATUSES,
 )
-from sim.streams import RandomStreams
-from sim.workload import Workload
+from sim.model.workload import Workload
+from sim.scenario.scenario import STAGE_NAMES, Scenario, Stage
+from sim.scenario.streams import RandomStreams
 
 EXECUTION_STARTED = STAGE_STARTS["execution"].code
 POST_PROCESSING_STARTED = STAGE_STARTS["post_processing"].code
@@ -332,7 +332,7 @@ class Station:
     # --- restarts --------------------------------------------------------------------------------------------
 
     def _restarts(self) -> JobProcess:
-        from sim.recovery import recover
+        from sim.model.recovery import recover
 
         env = self.env
         restarts = self.scenario.faults.restarts

@@ -39,14 +39,14 @@ from hardware_mock.execution import ExecutionPlan
 from hardware_mock.faults import JobFault, draw_job_faults, draw_outages, hang_timeout, instrument_error, outage_error
 from hardware_mock.measurement import ReadoutError, sample_counts, sparse_random_distribution
 from hardware_mock.timing import execution_time
-from sim.faults import Cause, JobFailure, StageFailure, stage_failures
+from sim.model.faults import Cause, JobFailure, StageFailure, stage_failures
+from sim.model.pools import Pool
+from sim.model.records import InstrumentPeriod
+from sim.model.status import EXECUTION_STARTED, PENDING_EXECUTION
 from sim.policies import PolicyError, QueueContext, SchedulingPolicy, policy_for_run
-from sim.pools import Pool
-from sim.records import InstrumentPeriod
-from sim.status import EXECUTION_STARTED, PENDING_EXECUTION
 
 if TYPE_CHECKING:
-    from sim.station import Station
+    from sim.model.station import Station
 
 JobProcess = Generator[simpy.Event, object, None]
 

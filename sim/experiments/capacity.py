@@ -33,14 +33,22 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from sim.config import ScenarioError, Table
-from sim.experiments import COUNTED_BY_KEY, Metrics, RunSpec, format_metric, interval, metric_values, run_replication
-from sim.units import SECONDS_PER_UNIT, format_seconds, parse_duration, parse_rate
+from sim.experiments.replications import (
+    COUNTED_BY_KEY,
+    Metrics,
+    RunSpec,
+    format_metric,
+    interval,
+    metric_values,
+    run_replication,
+)
+from sim.scenario.config import ScenarioError, Table
+from sim.scenario.units import SECONDS_PER_UNIT, format_seconds, parse_duration, parse_rate
 
 if TYPE_CHECKING:
-    from sim.confidence import Interval
-    from sim.scenario import Scenario
-    from sim.sweeps import Sweep
+    from sim.experiments.confidence import Interval
+    from sim.experiments.sweeps import Sweep
+    from sim.scenario.scenario import Scenario
 
 Find = Literal["max", "min"]
 
@@ -290,7 +298,7 @@ def find_capacity(sweep: Sweep, executor: Executor | None = None, *, progress: b
     """Search the sweep's ``[target]`` for every combination of its factors other than the searched key,
     all searches advancing together (each round's probes run as one batch of replications). Every scenario
     at both ends of the range is validated before anything runs."""
-    from sim.executors import run_tasks
+    from sim.experiments.executors import run_tasks
 
     target = search_target(sweep)
     sweep.check()  # every scenario at both ends of the range, before anything runs

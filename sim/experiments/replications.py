@@ -1,16 +1,16 @@
 """Replications: the same scenario run with several independent seeds, and confidence intervals over them.
 
 One run is an anecdote. A capacity planner runs R replications, each with a seed of its own spawned from one
-base seed (``sim.streams.replication_seeds``), deletes each run's warm-up (the first jobs, or the first
+base seed (``sim.scenario.streams.replication_seeds``), deletes each run's warm-up (the first jobs, or the first
 simulated time, while the station fills from empty), and summarises every metric over the replications with
-a Student-t confidence interval (``sim.confidence.t_interval``).
+a Student-t confidence interval (``sim.experiments.confidence.t_interval``).
 
 Each replication is a ``RunSpec`` (the scenario's TOML data, a seed, a job count and a warm-up) that
-``run_replication`` turns into the run's *metrics*: its summary (``sim.metrics.summarize``) flattened to one
+``run_replication`` turns into the run's *metrics*: its summary (``sim.results.metrics.summarize``) flattened to one
 number per dotted name, such as ``turnaround.p95``, ``stages.execution.wait.mean``, ``throughput_per_hour``,
 ``jobs.failed`` or ``instrument_time.idle``. Metrics are plain data, so any executor can carry them
-(``sim.executors``); figures of the computer rather than the model (wall time, seed) are left out, so that the
-same seeds give identical metrics everywhere.
+(``sim.experiments.executors``); figures of the computer rather than the model (wall time, seed) are left out,
+so that the same seeds give identical metrics everywhere.
 """
 
 from __future__ import annotations
@@ -26,16 +26,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.metrics import summarize
-from sim.scenario import Scenario
+from sim.results.metrics import summarize
+from sim.scenario.scenario import Scenario
+from sim.scenario.streams import replication_seeds
+from sim.scenario.units import format_seconds
 from sim.simulation import simulate
-from sim.streams import replication_seeds
-from sim.units import format_seconds
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sim.confidence import Interval
+    from sim.experiments.confidence import Interval
 
 Metrics = dict[str, float]
 """One run's summary as ``{dotted metric name: value}``."""
@@ -136,7 +136,7 @@ def metric_values(runs: Sequence[Mapping[str, float]], name: str) -> list[float]
 def interval(values: Sequence[float], level: float = 0.95) -> Interval:
     """The t interval over replications, with NaN values left out (``n`` counts the rest); identical values
     (infinite servers, say) have a half-width of zero."""
-    from sim.confidence import Interval, t_interval  # scipy: imported when needed, not by every command
+    from sim.experiments.confidence import Interval, t_interval  # scipy: imported when needed, not by every command
 
     finite = [v for v in values if not math.isnan(v)]
     if len(finite) >= 2 and all(v == finite[0] for v in finite):
@@ -218,7 +218,7 @@ def replicate(scenario: Scenario, replications: int = 5, *, seed: int | None = N
               progress: bool = False) -> Replications:
     """Run ``replications`` independent replications of ``scenario`` (seeds spawned from ``seed``, by default
     the scenario's ``run.seed``) on ``executor`` (default: one after the other in this process)."""
-    from sim.executors import run_tasks
+    from sim.experiments.executors import run_tasks
 
     if replications < 1:
         raise ExperimentError(f"replications: expected 1 or more, got {replications}")

@@ -1,0 +1,1 @@
+"""Figures: of one run (stage timing, queues, instruments) and of sweeps (metric curves with bands)."""
