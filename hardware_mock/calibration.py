@@ -9,7 +9,7 @@ The plan says when recalibrations are requested:
 
 - at scheduled times of day, UTC: by default 00:45 and 14:15, VTT Q50's schedule ("twice a day (00:45 and
   14:15 UTC), run as jobs in the same queue as user jobs", row "calibration of an IQM system" of
-  hardware-timing.md);
+  docs/references.md);
 - and when the current set expires before the next scheduled time (``valid_for`` after its creation).
 
 A scheduled time that passes while a recalibration is running (or waiting for the instrument) is skipped: the

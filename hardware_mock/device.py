@@ -4,7 +4,7 @@ A profile holds what the execution time of a job depends on: gate and readout du
 the qubits between shots (IQM's ``end_delay``; IBM's repetition delay), the coherence times that bound circuit
 length, and the fixed costs around the quantum part (arming the instruments for a job, uploading each circuit,
 moving each shot's data). Presets reproduce published figures; each figure names its source row in
-``shared/reference/hardware-timing.md``. All times are in seconds.
+``docs/references.md``. All times are in seconds.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Each job draws whether it errs or hangs, and at which fraction of its run. The d
 fixed number of random numbers per job (three), so changing a probability changes which jobs fail but not the
 stream's other draws; outages are drawn in fixed blocks for the same reason, so a longer horizon only appends
 outages. Every default is "no faults": a scenario turns them on (the 3.1% error rate of a public IBM trace,
-row "job outcomes in a real public trace" of hardware-timing.md, counts errors of every stage, not only the
+row "job outcomes in a real public trace" of docs/references.md, counts errors of every stage, not only the
 instrument's). Messages are illustrative of control-electronics failures; IQM does not publish its own.
 """
 

@@ -1,6 +1,6 @@
 """The timing model against figures computed by hand from each preset, and its relation to IQM's estimate.
 
-Each test writes its arithmetic out; the figures come from ``shared/reference/hardware-timing.md`` through the
+Each test writes its arithmetic out; the figures come from ``docs/references.md`` through the
 presets (Garnet and Emerald: 40 ns layers, 2 us readout, 348 us end delay, 0.9 s per job; Heron: 76 ns layers,
 2.1 us readout, 250 us repetition delay, 5 s per job).
 """
