@@ -150,3 +150,17 @@ def test_an_unreachable_dask_scheduler_is_bad_input(tmp_path: Path) -> None:
     assert "Dask scheduler" in lines[0]
     assert not (tmp_path / "out" / "sweep.sqlite").exists()
     assert not (tmp_path / "out" / "sweep.csv").exists()
+
+
+def test_without_the_dask_extra_a_dask_scheduler_is_bad_input_naming_the_extra(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # a lean install: importing it raises ImportError
+    path = tmp_path / "sweep.toml"
+    path.write_text(SWEEP, encoding="utf-8")
+    assert main(["sweep", str(path), "--quiet", "--dask-scheduler", "tcp://127.0.0.1:9"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("stationsim: error: --dask-scheduler needs ")
+    assert "[dask]" in lines[0]

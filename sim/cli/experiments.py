@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sim.cli.args import UsageError, changes, count, duration, level, positive, prepare_out, seed
-from sim.experiments.replications import ExperimentError, Warmup
-from sim.experiments.sweeps import Sweep, parse_factor
 from sim.simulation import load_scenario
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the experiment layer is imported by the commands that use it, not by a single run
     import pandas as pd
+
+    from sim.experiments.replications import Warmup
+    from sim.experiments.sweeps import Sweep
 
 
 def _add_experiment_options(parser: argparse.ArgumentParser, *, sweep: bool) -> None:
@@ -64,6 +65,8 @@ def add_experiment_commands(commands: argparse._SubParsersAction[argparse.Argume
 
 
 def _warmup_of(args: argparse.Namespace) -> Warmup | None:
+    from sim.experiments.replications import Warmup
+
     if args.warmup is not None:
         return Warmup(time=args.warmup)
     return Warmup(jobs=args.warmup_jobs) if args.warmup_jobs is not None else None
@@ -82,6 +85,7 @@ def _executor_name(args: argparse.Namespace) -> str:
 def _experiment(args: argparse.Namespace) -> Iterator[Executor]:
     """The executor the options ask for; its errors and the experiments' become bad input (exit 2)."""
     from sim.experiments.executors import ExecutorError, open_executor
+    from sim.experiments.replications import ExperimentError
 
     try:
         with open_executor(args.processes, args.dask_scheduler) as executor:
@@ -99,7 +103,7 @@ def _interrupted() -> int:
 
 def run_replications(args: argparse.Namespace) -> int:
     from sim.experiments.executors import show_progress
-    from sim.experiments.replications import format_table, replicate, write_replications
+    from sim.experiments.replications import ExperimentError, Warmup, format_table, replicate, write_replications
 
     if args.replications is None:
         raise UsageError("--warmup, --warmup-jobs, --processes and --dask-scheduler go with --replications R")
@@ -130,6 +134,9 @@ def run_replications(args: argparse.Namespace) -> int:
 
 
 def _load_sweep(args: argparse.Namespace) -> Sweep:
+    from sim.experiments.replications import ExperimentError
+    from sim.experiments.sweeps import Sweep, parse_factor
+
     try:
         factors = [parse_factor(text) for text in args.factors]
     except ExperimentError as error:

@@ -39,12 +39,24 @@ from sim.simulation import load_scenario, simulate
 EXIT_BAD_INPUT = 2
 
 
-def _parser() -> argparse.ArgumentParser:
-    from sim import __version__
+class _VersionAction(argparse.Action):
+    """``--version``: reads the installed version only when asked (importlib.metadata is slow to import)."""
 
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest=dest, nargs=0, help="show the program's version number and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from sim import __version__
+
+        print(f"stationsim {__version__}")  # on stdout, as argparse's own version action does
+        parser.exit()
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stationsim", description="Discrete-event simulation of a quantum "
                                      "computer's job-execution service (IQM Station Control's job executor).")
-    parser.add_argument("--version", action="version", version=f"stationsim {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run one simulation and print the per-stage summary")
     run.add_argument("scenario", type=Path, help="scenario TOML file")

@@ -8,7 +8,8 @@ as a flat dict of numbers, never the whole records. Any ``concurrent.futures.Exe
   reference that the others must match);
 - a local ``ProcessPoolExecutor`` using every core (the command line's default);
 - an existing Dask distributed cluster, through ``distributed.Client(address).get_executor()``; its workers
-  must have stationsim installed.
+  must have stationsim installed. Dask is optional (the ``dask`` extra: ``pip install '.[dask]'``) and imported
+  only when a scheduler is named.
 
 A run's outcome depends only on its task (scenario, seed, jobs, warm-up), so every executor gives identical
 results for the same seeds; ``run_tasks`` returns them in submission order whatever order they finish in.
@@ -23,13 +24,13 @@ from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future,
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from tqdm import tqdm  # type: ignore[import-untyped]  # types-tqdm is not a dependency
-
 T = TypeVar("T")
 R = TypeVar("R")
 
 DASK_CONNECT_TIMEOUT = 5.0
 """Seconds to wait for a Dask scheduler before giving up."""
+DASK_MISSING = ("--dask-scheduler needs Dask's distributed package, which the dask extra installs: "
+                "pip install 'stationsim[dask]' (from a clone: pip install '.[dask]')")
 
 
 class ExecutorError(RuntimeError):
@@ -74,8 +75,8 @@ def dask_cluster(address: str, timeout: float = DASK_CONNECT_TIMEOUT) -> Iterato
     within about ``timeout`` seconds when no Dask scheduler answers there."""
     try:
         from distributed import Client
-    except ImportError:  # pragma: no cover - distributed is a dependency
-        raise ExecutorError("--dask-scheduler needs the distributed package (pip install distributed)") from None
+    except ImportError:  # a lean install: Dask is the optional dask extra
+        raise ExecutorError(DASK_MISSING) from None
     _probe_scheduler(address, timeout)
     try:
         client = Client(address, timeout=timeout, set_as_default=False)  # type: ignore[no-untyped-call]
@@ -164,6 +165,8 @@ def run_tasks(fn: Callable[[T], R], tasks: Sequence[T], executor: Executor | Non
     """``[fn(task) for task in tasks]`` on ``executor`` (default: in this process), with a progress bar and
     ETA when ``progress``. ``check`` sees each result as it arrives and may raise. The first task to fail (or
     result to fail its check) cancels the rest and raises its error."""
+    from tqdm import tqdm  # type: ignore[import-untyped]  # types-tqdm is not a dependency; imported when used
+
     with tqdm(total=len(tasks), desc=description, unit="run", disable=not progress, file=sys.stderr,
               dynamic_ncols=True) as bar:
         if executor is None or isinstance(executor, InProcessExecutor):
