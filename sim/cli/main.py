@@ -29,6 +29,7 @@ from pathlib import Path
 
 from sim.cli.args import UsageError, changes, positive, prepare_out, seed
 from sim.cli.experiments import add_experiment_commands, capacity, compare, run_replications, sweep
+from sim.cli.fit import FIT_COMMANDS, add_fit_commands
 from sim.cli.report import summary_table, write_summary_json
 from sim.results.metrics import summarize
 from sim.results.run import RunResult
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                         "PNG files in DIR/run-N/ (default: a figures folder next to the results database)")
     report.add_argument("--no-figures", action="store_true", help="print the tables only, write no figures")
     add_experiment_commands(commands, run)
+    add_fit_commands(commands)
     return parser
 
 
@@ -158,7 +160,7 @@ def _report_figures(result: RunResult, args: argparse.Namespace, run_id: int, co
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"run": _run, "validate": _validate, "report": _report, "sweep": sweep, "capacity": capacity,
-                "compare": compare}
+                "compare": compare, **FIT_COMMANDS}
     try:
         return handlers[args.command](args)
     except (ScenarioError, UsageError) as error:
