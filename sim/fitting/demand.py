@@ -3,10 +3,12 @@
 - **Arrivals**: a Poisson rate, the jobs received over the span between the first and the last receipt
   (``(n - 1) / span``, the maximum-likelihood rate of the gaps), with the jobs received in each hour of the day
   (UTC) kept for the scenario's comments: the scenario format has one constant rate.
-- **Workload**: one job class per kind (``circuit``, ``pulse``) with its share of the jobs as weight; shots,
-  circuits, depth, sweep points and qubits as the empirical distributions of the records (up to
-  ``MAX_VALUES`` distinct values, else that many quantiles); the users seen (the model picks one uniformly);
-  the most common priority, project and timeslot choice.
+- **Workload**: one job class per kind (``circuit``, ``pulse``), split further by project, priority and queue
+  (``use_timeslot``) where the records have several within a kind (their sizes differ, and sizes drawn apart per
+  class keep the mix of a bot's large batches and a researcher's small ones); each class's share of the jobs is
+  its weight; shots, circuits, depth, sweep points and qubits are the empirical distributions of its records (up
+  to ``MAX_VALUES`` distinct values, else that many quantiles); its users are those seen (the model picks one
+  uniformly).
 - **Aborts**: a share ``p`` of jobs whose users cancel after an exponential delay of mean ``m`` from receipt. A
   cancel after the job ended changes nothing, so the records show only the aborts that came first; the fit is
   by maximum likelihood with that censoring: an aborted job contributes ``p f(d)``, any other ``1 - p + p (1 -
@@ -90,22 +92,37 @@ def _empirical(values: npt.NDArray[np.float64]) -> Any:
     return {"dist": "empirical", "values": [int(v) for v in distinct], "weights": [int(c) for c in counts]}
 
 
+def _class_name(kind: str, project: str, priority: int, timeslot: bool, keys: list[tuple[int, str, int, bool]]) -> str:
+    """``circuits``, or with the parts that tell the classes of one kind apart: ``qec-circuits``."""
+    code = KINDS.index(kind)
+    same_kind = [k for k in keys if k[0] == code]
+    parts = [project] if len({k[1] for k in same_kind}) > 1 else []
+    parts += [f"priority-{priority}"] if len({k[2] for k in same_kind}) > 1 else []
+    parts += ["timeslot" if timeslot else "shared"] if len({k[3] for k in same_kind}) > 1 else []
+    return "-".join([*parts, f"{kind}s"])
+
+
 def fit_workload(table: JobTable) -> tuple[ClassFit, ...]:
+    """One class per kind and per project, priority and queue choice within it (a kind of one project is one
+    class), most jobs first."""
+    priorities = np.where(np.isnan(table.numbers["priority"]), 0, table.numbers["priority"]).astype(np.int64)
+    keys = [(int(k), p, int(q), bool(t)) for k, p, q, t in zip(table.kind.tolist(), table.project,
+                                                                 priorities.tolist(), table.use_timeslot.tolist(),
+                                                                 strict=True)]
+    groups: dict[tuple[int, str, int, bool], list[int]] = {}
+    for job, key in enumerate(keys):
+        groups.setdefault(key, []).append(job)
     classes = []
-    for code, kind in enumerate(KINDS):
-        members = np.flatnonzero(table.kind == code)
-        if members.size == 0:
-            continue
+    for key, jobs in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])):
+        members = np.asarray(jobs, dtype=np.int64)
+        kind = KINDS[key[0]]
         sizes = {name: _empirical(table.numbers[name][members]) for name in SIZE_FIELDS
                  if np.isfinite(table.numbers[name][members]).all()}
-        users = Counter(table.user[j] for j in members.tolist()).most_common()
-        priorities = table.numbers["priority"][members]
-        priority = Counter(priorities[np.isfinite(priorities)].astype(int).tolist()).most_common(1)
-        project = Counter(table.project[j] for j in members.tolist()).most_common(1)[0][0]
         classes.append(ClassFit(
-            name=f"{kind}s", kind=kind, n=int(members.size), weight=members.size / len(table), sizes=sizes,
-            users=tuple(users), priority=priority[0][0] if priority else 0, project=project,
-            use_timeslot=bool(table.use_timeslot[members].mean() > 0.5)))
+            name=_class_name(kind, key[1], key[2], key[3], list(groups)), kind=kind, n=int(members.size),
+            weight=members.size / len(table), sizes=sizes,
+            users=tuple(Counter(table.user[j] for j in jobs).most_common()), priority=key[2], project=key[1],
+            use_timeslot=key[3]))
     return tuple(classes)
 
 

@@ -122,27 +122,28 @@ def _microseconds(value: object) -> int:
 
 
 def _check_order(entries: list[tuple[str, int, int]], path: Path, line: int) -> list[int | None]:
-    """The job's time per status code from its (where, code, microseconds) entries, checked for order."""
+    """The job's time per status code from its (where, code, microseconds) entries, checked for order; ``where``
+    names the entry (``line 4: timeline[2]``, ``line 4, column compilation_started``)."""
     row: list[int | None] = [None] * N_STATUSES
     previous: tuple[str, int, int] | None = None
     for where, code, micros in entries:
         if previous is not None:
             before, before_code, before_micros = previous
             if before_code >= READY:
-                raise _error(path, f"line {line}: {where}", f"{STATUS_NAMES[code]!r} after the terminal status "
+                raise _error(path, where, f"{STATUS_NAMES[code]!r} after the terminal status "
                              f"{STATUS_NAMES[before_code]!r}; nothing follows a terminal status")
             if code <= before_code:
-                raise _error(path, f"line {line}: {where}", f"{STATUS_NAMES[code]!r} after "
-                             f"{STATUS_NAMES[before_code]!r}; expected statuses in lifecycle order "
-                             f"({', '.join(STATUS_NAMES[:3])}, ..., ready, then failed or aborted)")
+                raise _error(path, where, f"{STATUS_NAMES[code]!r} after {STATUS_NAMES[before_code]!r}; expected "
+                             f"statuses in lifecycle order ({', '.join(STATUS_NAMES[:3])}, ..., ready, then failed "
+                             "or aborted)")
             if micros < before_micros:
-                raise _error(path, f"line {line}: {where}", f"{STATUS_NAMES[code]!r} is earlier than "
-                             f"{STATUS_NAMES[before_code]!r} ({before}); expected times that never decrease")
+                raise _error(path, where, f"{STATUS_NAMES[code]!r} is earlier than {STATUS_NAMES[before_code]!r} "
+                             f"({before}); expected times that never decrease")
         row[code] = micros
         previous = (where, code, micros)
     if row[0] is None:
-        raise _error(path, f"line {line}: {entries[0][0] if entries else 'timeline'}",
-                     "the job has no 'received' status; expected every timeline to start with it")
+        raise _error(path, f"line {line}", "the job has no 'received' status; expected every timeline to start "
+                     "with it")
     return row
 
 
@@ -171,7 +172,7 @@ def _timeline(record: Mapping[str, Any], path: Path, line: int) -> list[int | No
             micros = _microseconds(entry["timestamp"])
         except ValueError as error:
             raise _error(path, f"line {line}: {where}.timestamp", str(error)) from None
-        entries.append((where, code, micros))
+        entries.append((f"line {line}: {where}", code, micros))
     return _check_order(entries, path, line)
 
 
@@ -240,7 +241,7 @@ def _csv(path: Path, lines: Iterator[str], columns: _Columns) -> None:
             if value in (None, ""):
                 continue
             try:
-                entries.append((f"column {name}", code, _microseconds(value)))
+                entries.append((f"line {line}, column {name}", code, _microseconds(value)))
             except ValueError as error:
                 raise _error(path, f"line {line}, column {name}", str(error)) from None
         columns.micros.append(_check_order(entries, path, line))
@@ -259,7 +260,7 @@ def read_jobs(path: str | Path) -> JobTable:
                 first = stream.read(1)
             stream.seek(0)
             columns = _Columns.empty()
-            (_json_lines if first in ("{", "[") else _csv)(path, iter(stream), columns)
+            (_json_lines if first == "{" else _csv)(path, iter(stream), columns)
     except FileNotFoundError:
         raise _error(path, "file", "no such file") from None
     except IsADirectoryError:

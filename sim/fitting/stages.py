@@ -39,6 +39,8 @@ MIN_JOBS = 20
 """Completed services a stage needs for its distribution to be fitted."""
 SIGNIFICANT_T = 3.3
 """A growth slope is kept when its t statistic exceeds this (two-sided p < 0.001)."""
+RESOLUTION = 1e-7
+"""Seconds: the smallest residual spread the timing model is credited with (records keep microseconds)."""
 MAX_ERRORS = 10
 """Distinct error messages kept per stage."""
 
@@ -201,7 +203,7 @@ def _fit_execution(table: JobTable, y: FloatArray, done: npt.NDArray[np.bool_], 
     coef, _ = optimize.nnls(x, y)
     residual = y - x @ coef
     n = len(y)
-    sigma = max(math.sqrt(float(residual @ residual) / n), 1e-7)  # times are kept to the microsecond
+    sigma = max(math.sqrt(float(residual @ residual) / n), RESOLUTION)
     log_likelihood = -n / 2 * (math.log(2 * math.pi * sigma**2) + 1)
     bic = (x.shape[1] + 1) * math.log(n) - 2 * log_likelihood
     slopes: dict[str, Slope] = {}
@@ -209,6 +211,7 @@ def _fit_execution(table: JobTable, y: FloatArray, done: npt.NDArray[np.bool_], 
         covariance = sigma**2 * np.linalg.pinv(x.T @ x)
         errors = np.sqrt(np.maximum(np.diag(covariance), 0.0))
         slopes = {k: Slope(float(c), float(e)) for k, c, e in zip(TIMING_FIGURES, coef, errors, strict=True)}
-    notes = (f"timing model: residual sd {sigma:.3g} s, BIC {bic:.1f} against {choice.best.family}'s "
+    spread = f"{sigma:.3g} s" if sigma > RESOLUTION else "under 0.1 us (the records' resolution)"
+    notes = (f"timing model: residual sd {spread}, BIC {bic:.1f} against {choice.best.family}'s "
              f"{choice.best.bic:.1f}",)
     return StageFit(choice=choice, slopes=slopes, timing_bic=bic, notes=notes, **common)  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sim.fitting.station import StationFit
 
 DURATION_PARAMETERS = frozenset({"mean", "low", "high", "value"})
-UNITS = (("us", 1e-6, 1e-3), ("ms", 1e-3, 1.0), ("s", 1.0, 600.0), ("min", 60.0, 7200.0))
+UNITS = (("ns", 1e-9, 1e-6), ("us", 1e-6, 1e-3), ("ms", 1e-3, 1.0), ("s", 1.0, 600.0), ("min", 60.0, 7200.0))
 
 
 def duration(seconds: float) -> str:
@@ -92,8 +92,7 @@ def _servers(fit: StationFit, stage: str, what: str) -> str:
         return f"{what}: given"
     if math.isinf(servers):
         return f"{what}: unlimited (an instantaneous step)"
-    return (f"{what}: the largest number of jobs in {stage} at once in the records (a lower bound: a stage that "
-            "was never saturated may have more)")
+    return f"{what}: the most jobs seen in {stage} at once (a lower bound: it may never have been saturated)"
 
 
 def _stage(fit: StationFit, stage: StageFit) -> list[str]:
@@ -127,8 +126,9 @@ def _hardware(fit: StationFit, qubits: int, max_shots: int) -> list[str]:
                        "end_delay": Raw(duration(s["end_delay"].value)), "readout": Raw('"0s"'),
                        "transfer_per_shot": Raw('"0s"'), "single_qubit_gate": Raw(duration(layer)),
                        "two_qubit_gate": Raw(duration(layer))})
-        lines += comment([f"{execution.n:,} executions fit IQM's timing model: job_overhead + sweep points x circuits "
-                          "x (shots x (depth x layer + end_delay) + circuit_overhead), by non-negative least squares",
+        lines += comment([f"{execution.n:,} executions fit IQM's timing model, by non-negative least squares:",
+                          "job_overhead + sweep points x circuits x (shots x (depth x layer + end_delay) + "
+                          "circuit_overhead)",
                           ", ".join(f"{k} {plain(v.value)} +- {plain(v.error)}" for k, v in s.items()), limits])
         lines.append(f"device = {value(device)}")
         return lines
@@ -139,10 +139,12 @@ def _hardware(fit: StationFit, qubits: int, max_shots: int) -> list[str]:
 
 
 def _arrivals(arrivals: ArrivalFit) -> list[str]:
-    hours = ", ".join(f"{h:02d}h {n}" for h, n in enumerate(arrivals.hourly))
+    hours = ", ".join(f"{h:02d}h {n}" for h, n in enumerate(arrivals.hourly) if n) + (
+        "; none in the other hours" if not all(arrivals.hourly) else "")
     return ["", "[arrivals]", *comment([
         f"{arrivals.n:,} jobs received over {plain(arrivals.span)}: Poisson at {arrivals.rate * 3600:.4g}/h +- "
-        f"{arrivals.rate_error * 3600:.2g}, one constant rate (the scenario format has no daily profile)",
+        f"{arrivals.rate_error * 3600:.2g}, one constant rate",
+        "(the scenario format has no daily profile; the jobs received in each hour of the day say how far off it is)",
         f"jobs received per hour of the day (UTC): {hours}"]),
         f'rate = "{arrivals.rate * 3600:.6g}/h"']
 
