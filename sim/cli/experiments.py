@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import sys
 from collections.abc import Iterator
 from concurrent.futures import Executor
@@ -84,6 +83,8 @@ def _executor_name(args: argparse.Namespace) -> str:
 @contextlib.contextmanager
 def _experiment(args: argparse.Namespace) -> Iterator[Executor]:
     """The executor the options ask for; its errors and the experiments' become bad input (exit 2)."""
+    import logging
+
     from sim.experiments.executors import ExecutorError, open_executor
     from sim.experiments.replications import ExperimentError
 
