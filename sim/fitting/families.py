@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sim.scenario.distributions import MAX_CV
+
 FloatArray = npt.NDArray[np.float64]
 CANDIDATES = ("exponential", "gamma", "lognormal", "uniform")
 
@@ -111,6 +113,10 @@ def _uniform(x: FloatArray) -> FamilyFit:
                      -n * math.log(width), n)
 
 
+def _writable_cv(cv: float) -> bool:
+    return cv == 0 or 1e-6 <= cv <= MAX_CV
+
+
 FITTERS = {"exponential": _exponential, "gamma": _gamma, "lognormal": _lognormal, "uniform": _uniform}
 
 
@@ -131,5 +137,8 @@ def fit_families(values: npt.ArrayLike, candidates: tuple[str, ...] = CANDIDATES
         notes.append(f"{int((x <= 0).sum())} values of zero or less set to {floor:.3g} s for the fit")
         x = np.maximum(x, floor)
     fits = [FITTERS[name](x) for name in candidates]
-    ranked = sorted((f for f in fits if math.isfinite(f.log_likelihood)), key=lambda f: f.bic)
-    return Choice(tuple(ranked), tuple(notes))
+    writable = [f for f in fits if math.isfinite(f.log_likelihood) and _writable_cv(f.params.get("cv", 0.0))]
+    if len(writable) < len(fits):
+        notes.append(f"left out (a cv outside the scenario's 1e-6 to {MAX_CV:g}, or no likelihood): "
+                     + ", ".join(f.family for f in fits if f not in writable))
+    return Choice(tuple(sorted(writable, key=lambda f: f.bic)), tuple(notes))

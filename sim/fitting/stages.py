@@ -41,6 +41,8 @@ SIGNIFICANT_T = 3.3
 """A growth slope is kept when its t statistic exceeds this (two-sided p < 0.001)."""
 RESOLUTION = 1e-7
 """Seconds: the smallest residual spread the timing model is credited with (records keep microseconds)."""
+MAX_NEGATIVE_BASE = 0.01
+"""Share of services that growth may leave at zero or less (a slope a little too high) before it is dropped."""
 MAX_ERRORS = 10
 """Distinct error messages kept per stage."""
 
@@ -95,8 +97,9 @@ def features(table: JobTable) -> dict[str, FloatArray]:
 
 
 def _ols(y: FloatArray, columns: dict[str, FloatArray]) -> tuple[dict[str, Slope], FloatArray]:
-    """Least squares of ``y`` on an intercept and ``columns``: the slopes and the residual base."""
-    names = list(columns)
+    """Least squares of ``y`` on an intercept and ``columns``: the slopes and the residual base. A size that never
+    varies cannot be told from the intercept and is left out."""
+    names = [k for k, v in columns.items() if float(np.ptp(v)) > 0]
     while names:
         x = np.column_stack([np.ones_like(y), *(columns[k] for k in names)])
         coef, *_ = np.linalg.lstsq(x, y, rcond=None)
@@ -158,25 +161,48 @@ def _too_few(table: JobTable, name: str, n: int) -> RecordsError:
                         f"status; at least {MIN_JOBS} are needed to fit its service time")
 
 
+@dataclass(frozen=True)
+class _Service:
+    """What a service-time fit finds: the base's families, the growth (or timing model) and notes."""
+
+    choice: Choice
+    slopes: dict[str, Slope]
+    notes: tuple[str, ...]
+    timing_bic: float = math.nan
+
+
 def fit_stage(table: JobTable, name: str) -> StageFit:
     """Fit one stage (validation, calibration, compilation, save_metadata, execution or post_processing)."""
     start = STAGE_STARTS[name].code
     service, done = _services(table, name, start)
-    if done.sum() < MIN_JOBS:
+    if name == "compilation" and not (table.kind == 0).any():
+        fitted = _Service(fit_families([0.0]), {}, ("no circuit jobs in the records; pulse-level jobs are not "
+                                                    "compiled",))
+    elif done.sum() < MIN_JOBS:
         raise _too_few(table, name, int(done.sum()))
-    y = service[done]
-    sizes = {k: v[done] for k, v in features(table).items()}
+    elif name == "execution":
+        fitted = _fit_execution(table, service[done], done)
+    else:
+        fitted = _fit_growth(table, service[done], done)
     started, failed, after, errors = _failures(table, name, start)
-    common = {"name": name, "n": int(done.sum()), "servers": _servers(table.times, start), "started": started,
-              "failed": failed + after, "after_end": after, "errors": errors}
-    if name == "execution":
-        return _fit_execution(table, y, done, common)
+    return StageFit(name=name, n=int(done.sum()), choice=fitted.choice, slopes=fitted.slopes,
+                    servers=_servers(table.times, start), started=started, failed=failed + after, after_end=after,
+                    errors=errors, timing_bic=fitted.timing_bic, notes=fitted.notes)
+
+
+def _fit_growth(table: JobTable, y: FloatArray, done: npt.NDArray[np.bool_]) -> _Service:
+    sizes = {k: v[done] for k, v in features(table).items()}
     slopes, base = _ols(y, sizes) if float(np.ptp(y)) > 0 else ({}, y)
+    notes: tuple[str, ...] = ()
+    if slopes and np.mean(base <= 0) > MAX_NEGATIVE_BASE:
+        notes = (f"a growth regression ({', '.join(slopes)}) left {np.mean(base <= 0):.0%} of the services at zero "
+                 "or less; fitted without growth",)
+        slopes, base = {}, y
     choice = fit_families(base)
-    notes = tuple(choice.notes)
+    notes += tuple(choice.notes)
     if len(sizes) < 2:
         notes += ("the records lack the job sizes (circuits, depth, shots) for a growth regression",)
-    return StageFit(choice=choice, slopes=slopes, notes=notes, **common)  # type: ignore[arg-type]
+    return _Service(choice, slopes, notes)
 
 
 TIMING_FIGURES = ("job_overhead", "circuit_overhead", "end_delay", "layer_duration")
@@ -192,14 +218,13 @@ def _timing_columns(table: JobTable, done: npt.NDArray[np.bool_]) -> FloatArray 
     return np.column_stack([np.ones_like(circuits), circuits, shots, shots * n["depth"][done]])
 
 
-def _fit_execution(table: JobTable, y: FloatArray, done: npt.NDArray[np.bool_], common: dict[str, object]) -> StageFit:
+def _fit_execution(table: JobTable, y: FloatArray, done: npt.NDArray[np.bool_]) -> _Service:
     from scipy import optimize  # type: ignore[import-untyped]  # scipy ships no type stubs
 
     choice = fit_families(y)
     x = _timing_columns(table, done)
     if x is None:
-        return StageFit(choice=choice, slopes={}, notes=("the records lack the job sizes for the timing model",),
-                        **common)  # type: ignore[arg-type]
+        return _Service(choice, {}, ("the records lack the job sizes for the timing model",))
     coef, _ = optimize.nnls(x, y)
     residual = y - x @ coef
     n = len(y)
@@ -214,4 +239,4 @@ def _fit_execution(table: JobTable, y: FloatArray, done: npt.NDArray[np.bool_], 
     spread = f"{sigma:.3g} s" if sigma > RESOLUTION else "under 0.1 us (the records' resolution)"
     notes = (f"timing model: residual sd {spread}, BIC {bic:.1f} against {choice.best.family}'s "
              f"{choice.best.bic:.1f}",)
-    return StageFit(choice=choice, slopes=slopes, timing_bic=bic, notes=notes, **common)  # type: ignore[arg-type]
+    return _Service(choice, slopes, notes, bic)

@@ -86,6 +86,7 @@ class Prediction:
 
 
 def predict(values: list[float], level: float = 0.95) -> Prediction:
+    """The prediction interval of one more run's value of a duration statistic, from the runs' ``values``."""
     from scipy import stats  # type: ignore[import-untyped]  # scipy ships no type stubs
 
     data = np.asarray(values, dtype=np.float64)
@@ -95,7 +96,7 @@ def predict(values: list[float], level: float = 0.95) -> Prediction:
         return Prediction(mean, math.nan, math.nan)
     half = float(stats.t.ppf(0.5 + level / 2, data.size - 1)) * float(data.std(ddof=1)) * math.sqrt(1 + 1 / data.size)
     mean = float(data.mean())
-    return Prediction(mean, mean - half, mean + half)
+    return Prediction(mean, max(mean - half, 0.0), mean + half)  # durations: never below zero
 
 
 @dataclass(frozen=True)
