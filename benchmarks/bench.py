@@ -13,8 +13,8 @@ local names on the hot path. (The first benchmark's reference drew one scalar pe
 and indexed a 2-D array on the hot path, about 24% slower; it is gone.) The check "same model" compares the
 per-stage mean waits and services of both over the timed runs (Welch's t-test per figure, Bonferroni).
 
-Measured, each in a fresh spawned process, times on the CPU clock of every process of the run (the forked
-results writer included):
+Measured, each in a fresh spawned process (the timed ones one at a time; the memory ones side by side, which
+does not disturb them), times on the CPU clock of every process of the run (the forked results writer included):
 
 - speed: ``--rounds`` interleaved rounds (reference, stationsim, stationsim with everything on and the store on
   disk) of ``--jobs`` jobs, after a warm-up run of each; the ratios are medians over the rounds of the
@@ -291,8 +291,16 @@ def streaming_peak(jobs: int) -> float:
 
 def in_fresh_process(function: Callable[[Arg], Out], argument: Arg) -> Out:
     """``function(argument)`` in a new spawned interpreter, so that its heap, peak memory and clocks are its own."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as executor:
-        return executor.submit(function, argument).result()
+    return in_fresh_processes([(function, argument)])[0]  # type: ignore[no-any-return]
+
+
+def in_fresh_processes(calls: Sequence[tuple[Callable[[Any], Any], Any]]) -> list[Any]:
+    """Each ``function(argument)`` of ``calls`` in a new spawned interpreter of its own, all at once: for
+    measurements of memory, which other processes do not disturb (times are measured one process at a time)."""
+    with ProcessPoolExecutor(max_workers=len(calls), mp_context=get_context("spawn"),
+                             max_tasks_per_child=1) as executor:
+        futures = [executor.submit(function, argument) for function, argument in calls]
+        return [future.result() for future in futures]
 
 
 # --- start-up ----------------------------------------------------------------------------------------------------
@@ -453,15 +461,20 @@ def main(argv: Sequence[str] | None = None) -> int:
           + ", ".join(f"{p.stage} {p.servers}x{p.mean:g}s" for p in PIPELINE)
           + f"; Poisson arrivals at {LOAD:g} of capacity ({RATE:g}/s)\n", flush=True)
     started = time.perf_counter()
-    print(f"  {rounds_wanted} interleaved rounds of {jobs:,} jobs ...", flush=True)
+    def progress(text: str) -> None:
+        print(f"  {time.perf_counter() - started:5.1f} s  {text} ...", flush=True)
+
+    progress(f"{rounds_wanted} interleaved rounds of {jobs:,} jobs")
     rounds = in_fresh_process(interleaved_rounds, (jobs, rounds_wanted))
     memory_jobs = max(jobs // 2, 2_000) if args.quick else jobs
-    print(f"  memory kept, {memory_jobs:,} jobs ...", flush=True)
-    kept = {m: (*in_fresh_process(memory_kept, (m, memory_jobs)), memory_jobs) for m in MODELS[:2]}
-    print(f"  streaming run --out, {jobs:,} and {10 * jobs:,} jobs ...", flush=True)
-    streaming = (jobs, in_fresh_process(streaming_peak, jobs), in_fresh_process(streaming_peak, 10 * jobs))
-    print("  start-up ...", flush=True)
-    start = startup(5 if args.quick else 15)
+    progress(f"memory kept at {memory_jobs:,} jobs, and streaming run --out at {jobs:,} and {10 * jobs:,} jobs, "
+             "side by side")
+    memory = in_fresh_processes([(memory_kept, ("reference", memory_jobs)), (memory_kept, ("stationsim", memory_jobs)),
+                                 (streaming_peak, jobs), (streaming_peak, 10 * jobs)])
+    kept = {"reference": (*memory[0], memory_jobs), "stationsim": (*memory[1], memory_jobs)}
+    streaming = (jobs, memory[2], memory[3])
+    progress("start-up")
+    start = startup(4 if args.quick else 15)
     lines = report(rounds, kept, streaming, start)
     print("\n".join(["", *lines, "", f"benchmark took {time.perf_counter() - started:.0f} s"]))
     return 0
