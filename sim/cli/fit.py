@@ -27,24 +27,26 @@ if TYPE_CHECKING:
 def add_fit_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     export = commands.add_parser("export", help="write a stored run's jobs as IQM job data (JSON lines) or CSV")
     export.add_argument("results", type=Path, help="a folder written by run --out, or its results.sqlite")
-    export.add_argument("--run-id", type=positive, help="the run to export (default: the last one)")
+    export.add_argument("--run-id", type=positive, metavar="N", help="the run to export (default: the last one)")
     export.add_argument("--format", choices=FORMATS, default="iqm-jobs",
                         help="iqm-jobs: one IQM job-data object a line (default); csv: a row per job, a column "
                         "per status time")
-    export.add_argument("--out", type=Path, required=True, help="the file to write")
+    export.add_argument("--out", type=Path, required=True, metavar="FILE", help="the file to write")
     fit = commands.add_parser("fit", help="fit a scenario to job records (JSON lines or CSV) and validate it")
     fit.add_argument("records", type=Path, help="job records: IQM job-data JSON lines, or CSV with a column per "
                      "status")
-    fit.add_argument("--out", type=Path, help="the scenario file to write (default: print it)")
+    fit.add_argument("--out", type=Path, metavar="SCENARIO", help="the scenario file to write (default: print it)")
     fit.add_argument("--workers", action="append", default=[], metavar="STAGE=N",
                      help="workers of a stage, instead of the largest concurrency in the records; may be repeated")
-    fit.add_argument("--instruments", type=positive, help="instruments, instead of the largest concurrency")
+    fit.add_argument("--instruments", type=positive, metavar="N",
+                     help="instruments, instead of the largest concurrency")
     fit.add_argument("--name", help="the scenario's name (default: fitted-<records file name>)")
     fit.add_argument("--validate", action="store_true", help="run the fitted scenario against the records: a "
                      "table of observed against simulated, and a figure")
-    fit.add_argument("--replications", type=whole_number(2), default=5, help="runs of the validation (default 5)")
-    fit.add_argument("--seed", type=seed, default=1, help="base seed of the validation's runs (default 1)")
-    fit.add_argument("--figure", type=Path, help="the validation figure's PNG file (default: "
+    fit.add_argument("--replications", type=whole_number(2), default=5, metavar="R",
+                     help="runs of the validation (default 5)")
+    fit.add_argument("--seed", type=seed, default=1, metavar="S", help="base seed of the validation's runs (default 1)")
+    fit.add_argument("--figure", type=Path, metavar="PNG", help="the validation figure's PNG file (default: "
                      "<scenario or records name>-validation.png beside it)")
 
 

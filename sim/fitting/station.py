@@ -85,7 +85,8 @@ def fit_station(table: JobTable, *, workers: Mapping[str, int] | None = None, in
     workers = dict(workers or {})
     for stage in workers:
         if stage not in STAGE_NAMES:
-            raise RecordsError(f"--workers {stage}: unknown stage; expected one of {', '.join(STAGE_NAMES)}")
+            raise RecordsError(f"--workers {stage}: unknown stage; expected one of {', '.join(STAGE_NAMES)} "
+                               "(instruments are --instruments)")
     stages = {stage: fit_stage(table, stage) for stage in FITTED_STAGES}
     given = frozenset(workers) | ({"execution"} if instruments is not None else frozenset())
     return StationFit(
