@@ -8,7 +8,8 @@ services are an unbiased sample). Waits are not fitted: they are what the fitted
   depth x sweep points, shots = circuits x shots x sweep points). An ordinary least-squares regression of the
   services on both estimates the slopes; a slope is kept when it is positive and significant (t > 3.3, p < 0.001)
   and the others are dropped and the regression done again. The fitted slopes are taken off each service and the
-  base that remains is fitted by ``sim.fitting.families``. Compilation is fitted on circuit jobs only: the model
+  base that remains is fitted by ``sim.fitting.families``; its parameters' standard errors then come from a
+  bootstrap of regression and fit together, so that they include the slopes' uncertainty. Compilation is fitted on circuit jobs only: the model
   compiles pulse-level jobs in no time.
 - **Execution**: the instrument's time is either IQM's timing model, linear in the job's size
   (``job_overhead + sweep points x circuits x (shots x (depth x layer + end_delay) + circuit_overhead)``,
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +42,8 @@ SIGNIFICANT_T = 3.3
 """A growth slope is kept when its t statistic exceeds this (two-sided p < 0.001)."""
 RESOLUTION = 1e-7
 """Seconds: the smallest residual spread the timing model is credited with (records keep microseconds)."""
+BOOTSTRAP = 100
+"""Resamples for the standard errors of a base fitted beside a growth regression."""
 MAX_NEGATIVE_BASE = 0.01
 """Share of services that growth may leave at zero or less (a slope a little too high) before it is dropped."""
 MAX_ERRORS = 10
@@ -96,9 +99,10 @@ def features(table: JobTable) -> dict[str, FloatArray]:
     return found
 
 
-def _ols(y: FloatArray, columns: dict[str, FloatArray]) -> tuple[dict[str, Slope], FloatArray]:
+def _ols(y: FloatArray, columns: dict[str, FloatArray], keep_all: bool = False) -> tuple[dict[str, Slope], FloatArray]:
     """Least squares of ``y`` on an intercept and ``columns``: the slopes and the residual base. A size that never
-    varies cannot be told from the intercept and is left out."""
+    varies cannot be told from the intercept and is left out, and so is a slope that is not positive and
+    significant (unless ``keep_all``)."""
     names = [k for k, v in columns.items() if float(np.ptp(v)) > 0]
     while names:
         x = np.column_stack([np.ones_like(y), *(columns[k] for k in names)])
@@ -108,7 +112,8 @@ def _ols(y: FloatArray, columns: dict[str, FloatArray]) -> tuple[dict[str, Slope
         covariance = float(residual @ residual) / dof * np.linalg.pinv(x.T @ x)
         errors = np.sqrt(np.maximum(np.diag(covariance), 0.0))
         t = np.divide(coef, errors, out=np.full_like(coef, np.inf), where=errors > 0)
-        weak = [k for i, k in enumerate(names, start=1) if not (coef[i] > 0 and t[i] > SIGNIFICANT_T)]
+        weak = [] if keep_all else [k for i, k in enumerate(names, start=1)
+                                    if not (coef[i] > 0 and t[i] > SIGNIFICANT_T)]
         if not weak:
             slopes = {k: Slope(float(coef[i]), float(errors[i])) for i, k in enumerate(names, start=1)}
             return slopes, y - sum((s.value * columns[k] for k, s in slopes.items()), np.zeros_like(y))
@@ -200,9 +205,29 @@ def _fit_growth(table: JobTable, y: FloatArray, done: npt.NDArray[np.bool_]) -> 
         slopes, base = {}, y
     choice = fit_families(base)
     notes += tuple(choice.notes)
+    if slopes:
+        choice = _with_bootstrap_errors(choice, y, {k: sizes[k] for k in slopes})
+        notes += (f"standard errors by bootstrap ({BOOTSTRAP} resamples of regression and fit together)",)
     if len(sizes) < 2:
         notes += ("the records lack the job sizes (circuits, depth, shots) for a growth regression",)
     return _Service(choice, slopes, notes)
+
+
+def _with_bootstrap_errors(choice: Choice, y: FloatArray, sizes: dict[str, FloatArray]) -> Choice:
+    """The chosen family's standard errors with the growth's uncertainty in them: the regression and the fit done
+    again on resampled jobs. (The errors of a fit to the base alone miss it: a slope a little off moves the
+    smallest bases most, and those weigh most in a gamma's or lognormal's shape.)"""
+    best = choice.best
+    if best.family == "constant":
+        return choice
+    rng = np.random.default_rng(0)  # its own generator: the same records give the same errors
+    draws = []
+    for _ in range(BOOTSTRAP):
+        rows = rng.integers(0, len(y), len(y))
+        _, base = _ols(y[rows], {k: v[rows] for k, v in sizes.items()}, keep_all=True)
+        draws.append(fit_families(base, (best.family,)).best.params)
+    errors = {k: float(np.std([d[k] for d in draws], ddof=1)) for k in best.params}
+    return Choice((replace(best, errors=errors), *choice.fits[1:]), choice.notes)
 
 
 TIMING_FIGURES = ("job_overhead", "circuit_overhead", "end_delay", "layer_duration")
