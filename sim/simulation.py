@@ -29,7 +29,9 @@ def simulate(scenario: Scenario | str | Path, *, seed: int | None = None, jobs: 
     """Run one simulation and return its results.
 
     ``seed`` and ``jobs`` default to the scenario's ``[run]`` table. With ``store`` (a results database file),
-    the run is written into it while it runs and marked complete at the end (see ``sim.results.store``).
+    the run is written into it while it runs and marked complete at the end (see ``sim.results.store``); if
+    anything stops the run (an error, KeyboardInterrupt) the writer process stops with it, the rows committed
+    so far stay, and the run says ``complete = 0``. A database that cannot be written raises ``WriterError``.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -54,8 +56,9 @@ def simulate(scenario: Scenario | str | Path, *, seed: int | None = None, jobs: 
         _run(station, scenario)
         wall = time.perf_counter() - started
         writer.finish(station.env.now, wall)
-    finally:
-        writer.close()
+    except BaseException:  # an error, Ctrl-C, SIGTERM: the writer stops with the run, the database stays sound
+        writer.abort()
+        raise
     return RunResult(scenario=scenario, seed=seed, workload=workload, records=station.records,
                      sim_time=station.env.now, wall_seconds=wall, run_id=writer.run_id)
 

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_lifecycle import Run
 
 import sim
 from sim.model.station import Station
+from sim.model.status import READY, STAGE_STARTS, STATUSES
 from sim.model.workload import sample_workload
 from sim.results.invariants import check
 from sim.results.store import RunWriter, connect, load_run, run_info
@@ -68,33 +72,28 @@ def test_rows_are_written_while_the_run_goes_on(tmp_path: Path, monkeypatch: pyt
 
 
 def test_a_run_killed_half_way_leaves_a_sound_incomplete_database(tmp_path: Path) -> None:
-    out = tmp_path / "killed"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sim", "run", str(BASELINE), "--jobs", "2000000", "--out", str(out)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
-    database = out / "results.sqlite"
-    deadline = time.monotonic() + 240
+    """SIGKILL: the writer dies with the run (nothing more is committed) and the database says how far it got."""
+    run = Run(tmp_path / "killed", 300_000)
+    run.writer()
+    run.wait_until(lambda: run.jobs_written() >= 50_000, "50,000 jobs written")
+    os.kill(run.process.pid, signal.SIGKILL)
+    run.finish()
+    run.assert_nothing_left()
+    connection = sqlite3.connect(run.database)
     try:
-        while time.monotonic() < deadline:
-            time.sleep(0.5)
-            if database.exists() and _jobs_written(database) >= 50_000:
-                break
-        else:
-            pytest.fail("the run wrote no batch in time")
-        os.kill(process.pid, signal.SIGKILL)
+        info = run_info(connection, 1)
+        assert info["complete"] == 0
+        written = info["jobs_written"]
+        assert 50_000 <= written < 300_000
+        assert check(connection, 1) == []
     finally:
-        process.kill()
-        process.wait()
-    connection = sqlite3.connect(database)
-    info = run_info(connection, 1)
-    assert info["complete"] == 0
-    written = _jobs_written(database)
-    assert 50_000 <= written < 2_000_000
-    assert check(connection, 1) == []
-    report = subprocess.run([sys.executable, "-m", "sim", "report", str(out)], capture_output=True, text=True,
-                            cwd=ROOT, check=True)
+        connection.close()
+    report = subprocess.run([sys.executable, "-m", "sim", "report", str(run.out), "--no-figures"],
+                            capture_output=True, text=True, cwd=ROOT, check=True)
     assert "INCOMPLETE" in report.stdout
-    assert f"{written:,} of 2,000,000 jobs were written" in report.stdout
+    assert f"{written:,} of 300,000 jobs were written" in report.stdout
+    assert "nan" not in report.stdout
+    assert _jobs_written(run.database) == written
 
 
 def _jobs_written(database: Path) -> int:
@@ -120,3 +119,101 @@ def test_runs_accumulate_in_one_database(tmp_path: Path) -> None:
     assert [row[0] for row in connection.execute("SELECT seed FROM runs ORDER BY run_id")] == [1, 2]
     assert all(math.isfinite(run_info(connection, run)["sim_time"]) for run in (1, 2))
     assert check(connection, 2) == []
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """``folder`` and its files made read-only for everyone, root included (``chattr +i`` where root bypasses
+    permissions), for the time inside."""
+    paths = [folder, *folder.iterdir()]
+    immutable = os.geteuid() == 0 and shutil.which("chattr") is not None
+    try:
+        if immutable:
+            subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
+        else:
+            for path in paths:
+                path.chmod(0o555 if path.is_dir() else 0o444)
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+        else:
+            for path in paths:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_a_finished_database_is_one_file_readable_from_a_read_only_place(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    out = tmp_path / "out"
+    out.mkdir()
+    sim.simulate(BASELINE, jobs=500, seed=1, store=out / "results.sqlite")
+    assert sorted(p.name for p in out.iterdir()) == ["results.sqlite"]
+    with read_only(out):
+        connection = sqlite3.connect(f"file:{out / 'results.sqlite'}?mode=ro", uri=True)
+        try:
+            assert connection.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+            assert pd.read_sql("SELECT COUNT(*) AS n FROM jobs", connection)["n"].tolist() == [500]
+            assert load_run(connection, 1).complete
+        finally:
+            connection.close()
+        report = subprocess.run([sys.executable, "-m", "sim", "report", str(out), "--no-figures"],
+                                capture_output=True, text=True, cwd=ROOT)
+        assert report.returncode == 0, report.stderr
+        assert "run 1 (complete)" in report.stdout
+        assert sorted(p.name for p in out.iterdir()) == ["results.sqlite"]
+
+
+def test_an_incomplete_run_reads_back_as_incomplete(tmp_path: Path) -> None:
+    scenario = sim.load_scenario(BASELINE)
+    streams = RandomStreams(1)
+    workload = sample_workload(scenario, 3000, streams)
+    station = Station(scenario, workload, streams)
+    writer = RunWriter(tmp_path / "r.sqlite", scenario, 1, workload, station.records)
+    writer.begin()
+    station.start()
+    station.run(until=3 * 3600.0)
+    settled = [job for job in range(3000) if station.records.status[job] == READY][:500]
+    writer.write_jobs(settled)
+    writer.close()  # stopped here: 500 of 3,000 jobs written
+    result = load_run(connect(tmp_path / "r.sqlite"), 1)
+    assert not result.complete
+    assert result.jobs_written == 500
+    assert result.status_counts() == {"ready": 500, "not_written": 2500}
+    jobs = result.summary()["jobs"]
+    assert (jobs["written"], jobs["not_written"], jobs["not_received"], jobs["ready"]) == (500, 2500, 0, 500)
+    assert result.summary()["complete"] is False
+    assert result.describe_jobs() == "500 of 3,000 jobs, incomplete"
+
+
+def test_the_stage_view_gives_per_stage_figures_in_one_query(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    result = sim.simulate(ROOT / "scenarios" / "faulty_hardware.toml", jobs=2000, seed=3, store=tmp_path / "r.sqlite")
+    connection = sqlite3.connect(tmp_path / "r.sqlite")
+    try:
+        stages = pd.read_sql("SELECT * FROM job_stages WHERE run_id = 1", connection)
+        mapping = connection.execute("SELECT stage, queued_status, started_status, ended_status FROM stages "
+                                     "ORDER BY stage_rank").fetchall()
+        statuses = connection.execute("SELECT status FROM statuses ORDER BY status_rank").fetchall()
+        no_set = connection.execute("SELECT COUNT(*) FROM jobs WHERE calibration_set_id < 0 OR instrument < 0")
+        assert no_set.fetchone() == (0,)
+    finally:
+        connection.close()
+    assert [row[0] for row in mapping] == list(STAGE_STARTS)
+    assert mapping[4] == ("execution", "pending_execution", "execution_started", "execution_ended")
+    assert [row[0] for row in statuses] == [s.value for s in STATUSES]
+    times = result.times
+    for stage, rows in stages[stages["outcome"] == "done"].groupby("stage"):
+        start = STAGE_STARTS[str(stage)].code
+        done = np.isfinite(times[:, start + 1])
+        assert len(rows) == done.sum(), stage
+        assert rows["wait"].sum() == pytest.approx(np.sum(times[done, start] - times[done, start - 1])), stage
+        assert rows["service"].max() == pytest.approx(np.max(times[done, start + 1] - times[done, start])), stage
+    assert set(stages["outcome"]) <= {"done", "failed", "aborted", "in_progress"}
+    failed = stages[stages["outcome"] == "failed"]
+    assert len(failed) == result.summary()["jobs"]["failed"]  # a failed job fails in exactly one stage
+
+
+def test_the_store_does_not_import_pandas() -> None:
+    code = "import sys, sim.results.store, sim.simulation; print('pandas' in sys.modules)"
+    process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert process.stdout.strip() == "False"

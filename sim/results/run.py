@@ -36,6 +36,23 @@ class RunResult:
     wall_seconds: float
     run_id: int | None = None
     """The run's id in the results database it was written to, if any."""
+    complete: bool = True
+    """False for a run read back from a database that it did not finish writing (``runs.complete = 0``)."""
+    written: npt.NDArray[np.bool_] | None = None
+    """Of an incomplete run, the jobs whose rows were written; the others are unknown (None: every job)."""
+
+    @property
+    def jobs_written(self) -> int:
+        """Jobs whose records this result holds: every job, unless the run is incomplete."""
+        return len(self.workload) if self.written is None else int(self.written.sum())
+
+    def describe_jobs(self) -> str:
+        """The jobs of the run in words: "2,000 jobs", or "20,000 of 2,000,000 jobs, incomplete"."""
+        jobs = len(self.workload)
+        if self.complete:
+            return f"{jobs:,} job{'s' if jobs != 1 else ''}"
+        return f"{self.jobs_written:,} of {jobs:,} jobs, incomplete"
+
 
     @property
     def times(self) -> npt.NDArray[np.float64]:
@@ -47,10 +64,15 @@ class RunResult:
         return self.records.final_status()
 
     def status_counts(self) -> dict[str, int]:
-        """Jobs per current status value, plus ``not_received`` for jobs submitted after the run ended."""
-        codes, counts = np.unique(self.final_status, return_counts=True)
-        return {("not_received" if c == NOT_RECEIVED else STATUS_VALUES[c]): int(n)
-                for c, n in zip(codes, counts, strict=True)}
+        """Jobs per current status value, plus ``not_received`` for jobs submitted after the run ended and, of an
+        incomplete run, ``not_written`` for the jobs whose rows it never wrote."""
+        final = self.final_status if self.written is None else self.final_status[self.written]
+        codes, counts = np.unique(final, return_counts=True)
+        result = {("not_received" if c == NOT_RECEIVED else STATUS_VALUES[c]): int(n)
+                  for c, n in zip(codes, counts, strict=True)}
+        if self.written is not None:
+            result["not_written"] = len(self.workload) - self.jobs_written
+        return result
 
     def job_columns(self) -> dict[str, npt.NDArray[Any]]:
         """The ``jobs`` table as columns (statuses as their lower-case values, None before receipt)."""
@@ -91,9 +113,18 @@ class RunResult:
         return pd.DataFrame(rows, columns=["job_id", "circuit", "bitstring", "count"])
 
     def summary(self) -> dict[str, Any]:
+        """The per-stage summary (``sim.results.metrics.summarize``). Of an incomplete run, the figures are of
+        the jobs written; ``jobs`` counts them (``written``, ``not_written``) and ``complete`` is false."""
         from sim.results.metrics import summarize
 
-        return summarize(self)
+        summary = summarize(self)
+        if self.written is not None:
+            unwritten = len(self.workload) - self.jobs_written  # summarize counts them as submitted, not received
+            jobs = summary["jobs"]
+            jobs["not_received"] -= unwritten
+            jobs.update(written=self.jobs_written, not_written=unwritten)
+            summary["complete"] = False
+        return summary
 
 
 def _optional(values: dict[int, str], jobs: npt.NDArray[np.int64]) -> npt.NDArray[np.object_]:
