@@ -252,13 +252,19 @@ def test_report_says_when_it_cannot_write_figures(results: Path, tmp_path: Path,
     assert "Traceback" not in error
 
 
-def test_report_draws_no_figures_of_an_incomplete_run(results: Path, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_figures_of_an_incomplete_run_say_so(results: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.results.store import load_run
+
     database = tmp_path / "results.sqlite"
     database.write_bytes((results / "results.sqlite").read_bytes())
     with sqlite3.connect(database) as connection:
         connection.execute("UPDATE runs SET complete = 0")
+        connection.execute("DELETE FROM jobs WHERE job_id >= 100")
     capsys.readouterr()
     assert main(["report", str(database), "--figures", str(tmp_path / "figures")]) == 0
-    assert "no figures for run 1: it is incomplete" in capsys.readouterr().out
-    assert not (tmp_path / "figures").exists()
+    assert "figures of run 1 (100 of 300 jobs, incomplete)" in capsys.readouterr().out
+    with sqlite3.connect(database) as connection:
+        axes = plots.plot_turnaround(load_run(connection, 1))
+    assert axes.get_title().endswith("100 of 300 jobs, incomplete")
+    plt.close(axes.figure)

@@ -16,13 +16,15 @@ class UsageError(Exception):
     """Bad input given on the command line itself."""
 
 
-def whole_number(minimum: int, what: str = "a whole number") -> Callable[[str], int]:
-    """An argument type: a whole number of at least ``minimum``."""
+def whole_number(minimum: int, what: str = "a whole number", maximum: int | None = None) -> Callable[[str], int]:
+    """An argument type: a whole number of at least ``minimum`` (and at most ``maximum``)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if maximum is not None and not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"expected {what} from {minimum} to {maximum}, got {value}")
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected {what} of at least {minimum}, got {value}")
         return value
@@ -30,7 +32,7 @@ def whole_number(minimum: int, what: str = "a whole number") -> Callable[[str], 
 
 
 positive = whole_number(1)
-seed = whole_number(0, "a seed")
+seed = whole_number(0, "a seed", 2**63 - 1)  # results databases keep seeds as SQLite's signed 64-bit INTEGER
 count = whole_number(0)
 
 
@@ -49,6 +51,13 @@ def level(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"expected a confidence level between 0 and 1, such as 0.95, got {text!r}")
     return value
+
+
+def out_folder(text: str) -> Path:
+    """An argument type: a folder name, not empty (``Path('')`` would silently be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder name, got an empty one")
+    return Path(text)
 
 
 def prepare_out(out: Path) -> Path:

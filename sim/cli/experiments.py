@@ -13,7 +13,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.cli.args import UsageError, changes, count, duration, level, positive, prepare_out, seed
+from sim.cli.args import UsageError, changes, count, duration, level, out_folder, positive, prepare_out, seed
 from sim.simulation import load_scenario
 
 if TYPE_CHECKING:  # the experiment layer is imported by the commands that use it, not by a single run
@@ -51,14 +51,15 @@ def add_experiment_commands(commands: argparse._SubParsersAction[argparse.Argume
     _add_experiment_options(run, sweep=False)
     sweep = commands.add_parser("sweep", help="run a sweep: every combination of the factors, R replications each")
     sweep.add_argument("sweep", type=Path, help="sweep TOML file (or a scenario file, with --factor)")
-    sweep.add_argument("--out", type=Path, metavar="DIR", help="folder for sweep.sqlite and sweep.csv")
+    sweep.add_argument("--out", type=out_folder, metavar="DIR", help="folder for sweep.sqlite and sweep.csv")
     sweep.add_argument("--show", action="append", default=[], metavar="METRIC",
                        help="a metric to print for every point (default: the target's and a few headline ones)")
     _add_experiment_options(sweep, sweep=True)
     capacity = commands.add_parser("capacity", help="search for the highest load (or fewest servers) at which the "
                                    "sweep file's [target] holds")
     capacity.add_argument("sweep", type=Path, help="sweep TOML file with a [target] table")
-    capacity.add_argument("--out", type=Path, metavar="DIR", help="folder for capacity.csv and capacity_probes.csv")
+    capacity.add_argument("--out", type=out_folder, metavar="DIR",
+                          help="folder for capacity.csv and capacity_probes.csv")
     _add_experiment_options(capacity, sweep=True)
     add_compare_command(commands)
 

@@ -2,10 +2,11 @@
 
     stationsim run SCENARIO [--jobs N] [--seed S] [--out DIR] [--set KEY=VALUE ...]
                                                                 run one simulation, print the per-stage table
-    stationsim validate SCENARIO                                check a scenario file without running it
-    stationsim report DIR [--run-id N]                          summarise stored runs, saying which are incomplete
-                          [--figures FIGDIR | --no-figures]     and write each complete run's figures as PNG
-                                                                into FIGDIR/run-N/ (default DIR/figures/run-N/)
+    stationsim validate FILE                                    check a scenario or sweep file without running it
+    stationsim report PATH [--run-id N]                         what a folder written by run --out, run
+                           [--figures FIGDIR | --no-figures]    --replications --out, sweep --out or capacity
+                                                                --out holds; of runs, the tables (saying which
+                                                                are incomplete) and figures in FIGDIR/run-N/
     stationsim run SCENARIO --replications R [--warmup TIME | --warmup-jobs N] [--confidence C]
                                                                 R replications: every metric with its interval
     stationsim sweep SWEEP [--out DIR] [--factor KEY=V1,V2 ...] run a sweep: sweep.sqlite and sweep.csv
@@ -15,27 +16,45 @@
                                                                 paired comparison of two scheduling policies
 
 Bad input (a missing file, bad TOML, an unknown key, a wrong type, a bad value) prints one line naming the
-file, the key and what was expected, and exits with status 2, without a traceback.
+file, the key and what was expected, and exits with status 2, without a traceback; so does every output
+failure of ``run --out`` (see ``sim.cli.output``). Ctrl-C exits 130 and SIGTERM 143, each with one line saying
+what the run left.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import sqlite3
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+import tomllib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sim.cli.args import UsageError, changes, positive, prepare_out, seed
+from sim.cli.args import UsageError, changes, out_folder, positive, seed
 from sim.cli.experiments import add_experiment_commands, capacity, compare, run_replications, sweep
 from sim.cli.fit import FIT_COMMANDS, add_fit_commands
-from sim.cli.report import summary_table, write_summary_json
-from sim.results.metrics import summarize
-from sim.results.run import RunResult
-from sim.results.store import load_run, run_ids, run_info
+from sim.cli.output import (
+    RunOutput,
+    Terminated,
+    check_memory,
+    check_run_out,
+    interrupted,
+    stopped_run,
+    terminate_cleanly,
+    write_json,
+)
+from sim.cli.report import summary_json, summary_table
+from sim.cli.stored import report
+from sim.results.writer import WriterError
 from sim.scenario.config import ScenarioError
 from sim.simulation import load_scenario, simulate
+
+if TYPE_CHECKING:
+    from sim.scenario.scenario import Scenario
 
 EXIT_BAD_INPUT = 2
 
@@ -63,17 +82,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", type=Path, help="scenario TOML file")
     run.add_argument("--jobs", type=positive, help="jobs to submit (default: the scenario's run.jobs)")
     run.add_argument("--seed", type=seed, help="random seed (default: the scenario's run.seed)")
-    run.add_argument("--out", type=Path, help="folder for results.sqlite and summary.json")
+    run.add_argument("--out", type=out_folder, help="folder for results.sqlite and summary.json")
     run.add_argument("--set", dest="changes", action="append", default=[], metavar="KEY=VALUE",
                      help="change a scenario key, such as --set restarts.policy=requeue (VALUE in TOML syntax; "
                      "a bare word is a string); may be repeated")
-    validate = commands.add_parser("validate", help="check a scenario file without running it")
-    validate.add_argument("scenario", type=Path, help="scenario TOML file")
-    report = commands.add_parser("report", help="summarise the runs in a results folder (or database file)")
-    report.add_argument("results", type=Path, help="a folder written by run --out, or its results.sqlite")
+    validate = commands.add_parser("validate", help="check a scenario or sweep file without running it")
+    validate.add_argument("scenario", type=Path, help="scenario or sweep TOML file")
+    report = commands.add_parser("report", help="summarise what a results folder holds (runs, replications, a "
+                                 "sweep, a capacity search)")
+    report.add_argument("results", type=Path, help="a folder written by run --out, run --replications --out, "
+                        "sweep --out or capacity --out, or one of its files")
     report.add_argument("--run-id", type=positive, help="only this run (default: every run)")
-    report.add_argument("--figures", type=Path, metavar="DIR", help="folder for each complete run's figures, as "
-                        "PNG files in DIR/run-N/ (default: a figures folder next to the results database)")
+    report.add_argument("--figures", type=Path, metavar="DIR", help="folder for each run's figures, as PNG files "
+                        "in DIR/run-N/ (default: a figures folder next to the results database)")
     report.add_argument("--no-figures", action="store_true", help="print the tables only, write no figures")
     add_experiment_commands(commands, run)
     add_fit_commands(commands)
@@ -87,17 +108,33 @@ def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     if args.changes:
         scenario = scenario.with_values(changes(args.changes))
-    out = prepare_out(args.out) if args.out else None
-    result = simulate(scenario, seed=args.seed, jobs=args.jobs, store=out / "results.sqlite" if out else None)
+    check_memory(args.jobs or scenario.run.jobs)
+    output = check_run_out(args.out) if args.out is not None else None
+    try:
+        return _run_and_write(scenario, args, output)
+    except WriterError as error:
+        raise UsageError(f"{error}; {stopped_run(output)}") from None
+    except KeyboardInterrupt:
+        return interrupted(output, signal.SIGINT)
+    except Terminated:
+        return interrupted(output, signal.SIGTERM)
+
+
+def _run_and_write(scenario: Scenario, args: argparse.Namespace, output: RunOutput | None) -> int:
+    result = simulate(scenario, seed=args.seed, jobs=args.jobs, store=output.database if output else None)
     summary = result.summary()
     print(summary_table(summary))
-    if out is not None:
-        write_summary_json(summary, out / "summary.json")
-        print(f"\nwrote {out / 'results.sqlite'} and {out / 'summary.json'}")
+    if output is not None:
+        write_json(output.summary, summary_json(result, summary, output.database.name))
+        before = f" (which already held run{'s' if len(output.runs_before) > 1 else ''} " \
+            f"{', '.join(map(str, output.runs_before))})" if output.runs_before else ""
+        print(f"\nwrote run {result.run_id} into {output.database}{before} and its summary into {output.summary}")
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
+    if _is_sweep_file(args.scenario):
+        return _validate_sweep(args.scenario)
     scenario = load_scenario(args.scenario)
     devices = ", ".join(d.name for d in scenario.hardware.devices)
     print(f"{args.scenario}: valid scenario {scenario.name!r}: {scenario.run.jobs:,} jobs, "
@@ -105,72 +142,61 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_results(path: Path) -> sqlite3.Connection:
-    database = path / "results.sqlite" if path.is_dir() else path
-    if not database.is_file():
-        raise UsageError(f"{database}: no results database here (expected a folder written by run --out)")
+def _is_sweep_file(path: Path) -> bool:
+    """A sweep file names its base scenario; anything unreadable is left to the scenario's own checks."""
     try:
-        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-        run_ids(connection)
-    except sqlite3.DatabaseError as error:
-        raise UsageError(f"{database}: not a results database ({error})") from None
-    return connection
+        return "scenario" in tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
 
 
-def _report(args: argparse.Namespace) -> int:
-    connection = _open_results(args.results)
-    try:
-        ids = run_ids(connection)
-        if args.run_id is not None:
-            if args.run_id not in ids:
-                raise UsageError(f"{args.results}: --run-id: no run {args.run_id}; the runs are {ids}")
-            ids = [args.run_id]
-        for run_id in ids:
-            info = run_info(connection, run_id)
-            result = load_run(connection, run_id)
-            written = connection.execute("SELECT COUNT(*) FROM jobs WHERE run_id = ?", (run_id,)).fetchone()[0]
-            state = "complete" if info["complete"] else (
-                f"INCOMPLETE: the run did not finish; {written:,} of {info['jobs']:,} jobs were written")
-            print(f"run {run_id} ({state}), started {info['started_at']}")
-            print(summary_table(summarize(result)) + "\n")
-            if not args.no_figures:
-                _report_figures(result, args, run_id, complete=bool(info["complete"]))
-    finally:
-        connection.close()
+def _validate_sweep(path: Path) -> int:
+    from sim.experiments.sweeps import Sweep
+
+    sweep = Sweep.from_toml(path)
+    points = len(sweep.point_scenarios())  # every point's scenario validated
+    factors = ", ".join(f"{f.key} ({len(f.values)} levels)" for f in sweep.factors) or "no factors"
+    target = f", target {sweep.target}" if sweep.target is not None else ""
+    print(f"{path}: valid sweep {sweep.name!r} of scenario {sweep.scenario.name!r}: {points} point"
+          f"{'s' if points != 1 else ''} ({factors}) x {sweep.replications} replications of "
+          f"{sweep.jobs or sweep.scenario.run.jobs:,} jobs{target}")
     return 0
 
 
-def _report_figures(result: RunResult, args: argparse.Namespace, run_id: int, complete: bool) -> None:
-    """Write a complete run's figures into FIGURES/run-N/ (FIGURES: --figures, or figures/ beside the database);
-    an incomplete run gets none, so that no partial results pass for complete ones."""
-    if not complete:
-        print(f"no figures for run {run_id}: it is incomplete\n")
+@contextlib.contextmanager
+def _file_size_limit_as_error() -> Iterator[None]:
+    """Past ``ulimit -f`` a write fails with an error that we report (SIGXFSZ would dump core instead)."""
+    if not hasattr(signal, "SIGXFSZ") or threading.current_thread() is not threading.main_thread():
+        yield
         return
-    from sim.plots.run import write_report_figures  # matplotlib only when figures are wanted
-
-    results = args.results if args.results.is_dir() else args.results.parent
-    folder = (args.figures if args.figures is not None else results / "figures") / f"run-{run_id}"
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
-        paths = write_report_figures(result, folder)
-    except OSError as error:
-        raise UsageError(f"{folder}: --figures: cannot write figures here ({error.strerror or error})") from None
-    print(f"wrote {len(paths)} figures of run {run_id} into {folder}: {', '.join(p.name for p in paths)}\n")
+        yield
+    finally:
+        signal.signal(signal.SIGXFSZ, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "validate": _validate, "report": _report, "sweep": sweep, "capacity": capacity,
+    handlers = {"run": _run, "validate": _validate, "report": report, "sweep": sweep, "capacity": capacity,
                 "compare": compare, **FIT_COMMANDS}
     try:
-        return handlers[args.command](args)
+        with terminate_cleanly(), _file_size_limit_as_error():
+            return handlers[args.command](args)
     except (ScenarioError, UsageError) as error:
         print(f"stationsim: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return interrupted(None, signal.SIGINT)
+    except Terminated:
+        return interrupted(None, signal.SIGTERM)
 
 
 def entry_point() -> None:
     try:
         sys.exit(main())
+    except KeyboardInterrupt:  # before main's own handling began (while starting up)
+        sys.exit(interrupted(None, signal.SIGINT))
     except BrokenPipeError:  # the reader of our output went away (| head): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)

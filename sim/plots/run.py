@@ -154,8 +154,8 @@ def _new_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
 
 
 def _run_title(result: RunResult) -> str:
-    jobs = len(result.workload)
-    return f"scenario {result.scenario.name}, seed {result.seed}, {jobs:,} job{'s' if jobs != 1 else ''}"
+    """The run in a title: "scenario baseline, seed 3, 2,000 jobs" (or "20,000 of 2,000,000 jobs, incomplete")."""
+    return f"scenario {result.scenario.name}, seed {result.seed}, {result.describe_jobs()}"
 
 
 def _legend(ax: Axes, **options: Any) -> None:
