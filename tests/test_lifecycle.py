@@ -221,3 +221,22 @@ def test_a_run_whose_writer_dies_says_so(tmp_path: Path) -> None:
     assert line.startswith(f"stationsim: error: {run.database}: the results writer process died (killed by SIGKILL)")
     assert re.search(r"run 1 kept as incomplete, [\d,]+ of 200,000 jobs written$", line), line
     run.assert_nothing_left()
+
+
+def test_a_report_of_a_live_run_reads_one_moment(tmp_path: Path) -> None:
+    run = Run(tmp_path / "out", 300_000)
+    run.writer()
+    run.wait_until(lambda: run.jobs_written() >= 40_000, "40,000 jobs written")
+    report = subprocess.run([sys.executable, "-m", "sim", "report", str(run.out), "--no-figures"],
+                            capture_output=True, text=True, cwd=ROOT)
+    os.kill(run.process.pid, signal.SIGTERM)
+    code, stderr = run.finish()
+    assert report.returncode == 0, report.stderr
+    written = re.search(r"([\d,]+) of 300,000 jobs were written", report.stdout)
+    received = re.search(r"jobs: ([\d,]+) received", report.stdout)
+    assert written is not None, report.stdout
+    assert received is not None, report.stdout
+    assert written[1] == received[1]  # both from the same snapshot: every job written was received
+    assert "nan" not in report.stdout
+    assert_sound_and_said(run, code, 143, stderr)
+    run.assert_nothing_left()

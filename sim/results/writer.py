@@ -50,11 +50,16 @@ class WriterError(Exception):
     """The results could not be written: the message names the database and what is wrong."""
 
 
+SPACE_ERRORS = ("disk I/O error", "database or disk is full", "File too large", "No space left on device")
+"""What SQLite and the system say when a write finds no room (SQLite reports a file-size limit as an I/O error)."""
+
+
 def describe_error(error: BaseException) -> str:
-    """What went wrong, in the words of SQLite or of the operating system."""
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return str(error) or type(error).__name__
+    """What went wrong, in the words of SQLite or of the operating system (with a hint where they are vague)."""
+    text = error.strerror if isinstance(error, OSError) and error.strerror else str(error) or type(error).__name__
+    if text in SPACE_ERRORS:
+        return f"{text}: is the disk full, or a file-size limit (ulimit -f) reached?"
+    return text
 
 
 def _die_with_parent(parent: int) -> bool:
