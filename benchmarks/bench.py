@@ -344,7 +344,7 @@ def _verdict(ok: bool) -> str:
 
 
 def _row(name: str, value: str, target: str = "", verdict: str = "") -> str:
-    return f"  {name:<52} {value:>30}  {target:<9} {verdict}".rstrip()
+    return f"  {name:<52} {value:>46}  {target:<9} {verdict}".rstrip()
 
 
 def same_model_lines(rounds: Rounds) -> list[str]:
@@ -371,8 +371,9 @@ def report(rounds: Rounds, kept: dict[str, tuple[float, float, int]], streaming:
            start: tuple[float, float, list[str]]) -> list[str]:
     n = rounds.jobs
     us = {m: 1e6 * statistics.median(rounds.cpu[m]) / n for m in MODELS}
-    speed = statistics.median(r / s for r, s in zip(rounds.cpu["reference"], rounds.cpu["stationsim"], strict=True))
-    full = statistics.median(r / s for r, s in zip(rounds.cpu["reference"], rounds.cpu["everything on"], strict=True))
+    ratios = {m: [r / s for r, s in zip(rounds.cpu["reference"], rounds.cpu[m], strict=True)] for m in MODELS[1:]}
+    speed, full = (statistics.median(ratios[m]) for m in MODELS[1:])
+    spread = {m: f"rounds {min(ratios[m]):.2f}-{max(ratios[m]):.2f}" for m in MODELS[1:]}
     lines = [f"  {'model':<16} {'us/job cpu':>10} {'us/job wall':>11} {'jobs/s':>8} {'events/job':>10} {'us/event':>8}"]
     for m in MODELS:
         events = rounds.events.get(m)
@@ -386,10 +387,12 @@ def report(rounds: Rounds, kept: dict[str, tuple[float, float, int]], streaming:
     lines += ["", *same_model_lines(rounds), "",
               _row("target", "measured", "target", "verdict"),
               _row(f"speed: reference / stationsim, cpu ({len(rounds.cpu['reference'])} rounds, {n:,} jobs)",
-                   f"{speed:.2f}x ({us['reference']:.1f} vs {us['stationsim']:.1f} us/job)", f">= {TARGET_SPEED:g}x",
+                   f"{speed:.2f}x ({spread['stationsim']}; {us['reference']:.1f} vs {us['stationsim']:.1f} us/job)",
+                   f">= {TARGET_SPEED:g}x",
                    _verdict(speed >= TARGET_SPEED)),
               _row("  everything on, store on disk, cpu of all processes",
-                   f"{full:.2f}x ({us['everything on']:.1f} us/job)", f">= {TARGET_FULL_SPEED:g}x",
+                   f"{full:.2f}x ({spread['everything on']}; {us['everything on']:.1f} us/job)",
+                   f">= {TARGET_FULL_SPEED:g}x",
                    _verdict(full >= TARGET_FULL_SPEED)),
               _row(f"memory per job kept after a run held in memory ({kept['stationsim'][2]:,} jobs)",
                    f"{kept['stationsim'][0]:,.0f} B (reference {kept['reference'][0]:,.0f} B)",
@@ -477,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress("start-up")
     start = startup(4 if args.quick else 15)
     lines = report(rounds, kept, streaming, start)
-    print("\n".join(["", *lines, "", f"benchmark took {time.perf_counter() - started:.0f} s"]))
+    print("\n".join(["", *lines, "", f"benchmark took {time.perf_counter() - started:.0f} s; {_machine()}"]))
     return 0
 
 
