@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("matplotlib", "scipy", "dask", "distributed", "tqdm", "sim.experiments.replications",
+HEAVY = ("pandas", "matplotlib", "scipy", "dask", "distributed", "tqdm", "sim.experiments.replications",
          "sim.experiments.sweeps", "sim.experiments.capacity", "sim.plots.run")
-"""Modules a run must not import. pandas belongs here too once the results store reads it lazily."""
+"""Modules a run must not import."""
 
 
 def imported_by(code: str) -> set[str]:
