@@ -50,8 +50,17 @@ def _children_by_proc(pid: int) -> list[int]:
     return found
 
 
+OURS_UNTIL_EXIT = ("multiprocessing.resource_tracker",)
+"""Helpers that belong to the session's interpreter itself and end with it (multiprocessing starts its resource
+tracker once, on first use, and it exits when the interpreter does): not left behind by a test."""
+
+
 def live_descendants() -> dict[int, str]:
-    """Every live descendant of this process, with its command line."""
+    """Every live descendant of this process that a test started, with its command line."""
+    return {pid: cmd for pid, cmd in _descendants().items() if not any(name in cmd for name in OURS_UNTIL_EXIT)}
+
+
+def _descendants() -> dict[int, str]:
     try:
         import psutil
     except ImportError:

@@ -64,7 +64,11 @@ def test_notebook_runs(path: Path, kernel_specs: KernelSpecManager) -> None:
     environment = {**os.environ, "STATIONSIM_NOTEBOOK_SMALL": "1"}
     environment.pop("MPLBACKEND", None)  # the kernel's own inline backend
     environment.pop("STATIONSIM_RESULTS", None)  # each notebook makes its own small database
-    client.execute(env=environment)
+    try:
+        client.execute(env=environment)
+    finally:  # a kernel manager given to the client is ours to shut down: the client leaves its kernel running
+        if manager.has_kernel:
+            manager.shutdown_kernel(now=True)
     errors = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
               if output.output_type == "error"]
     assert errors == []

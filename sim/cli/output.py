@@ -117,11 +117,12 @@ def _new_run(output: RunOutput) -> dict[str, Any] | None:
         return None
 
 
-def stopped_run(output: RunOutput | None) -> str:
-    """What an interrupted or failed run left, in words, from the database itself."""
+def stopped_run(output: RunOutput | None, info: dict[str, Any] | None = None) -> str:
+    """What an interrupted or failed run left, in words, from the database itself (``info``: the run's row, if
+    already read)."""
     if output is None:
         return "no results were written"
-    info = _new_run(output)
+    info = info or _new_run(output)
     if info is None:
         return f"no run was stored in {output.database}"
     written, jobs = info["jobs_written"], info["jobs"]
@@ -132,10 +133,18 @@ def stopped_run(output: RunOutput | None) -> str:
 
 
 def interrupted(output: RunOutput | None, signum: signal.Signals) -> int:
-    """Say what an interrupted run left; the exit status for ``signum``."""
+    """Say what an interrupted run left (and make ``summary.json`` say it too); the exit status for ``signum``."""
     import sys
 
-    print(f"stationsim: interrupted: {stopped_run(output)}", file=sys.stderr)
+    info = _new_run(output) if output is not None else None
+    if output is not None and info is not None and not info["complete"]:
+        with suppress(UsageError):  # the line below says what matters
+            write_json(output.summary, {
+                "run_id": info["run_id"], "database": output.database.name, "complete": False,
+                "jobs_written": info["jobs_written"], "scenario": info["scenario_name"], "seed": info["seed"],
+                "jobs": {"submitted": info["jobs"]}, "stopped_by": signum.name,
+                "figures": "none: the run did not finish; stationsim report gives those of the jobs written"})
+    print(f"stationsim: interrupted: {stopped_run(output, info)}", file=sys.stderr)
     return EXIT_STATUS[signum]
 
 
