@@ -121,25 +121,25 @@ def test_runs_accumulate_in_one_database(tmp_path: Path) -> None:
     assert check(connection, 2) == []
 
 
+def _lock(paths: list[Path], locked: bool) -> None:
+    """Make ``paths`` read-only for everyone (``locked``) or writable again: ``chattr +i`` where we are root (root
+    ignores permissions), permissions otherwise."""
+    if os.geteuid() == 0 and shutil.which("chattr") is not None:
+        subprocess.run(["chattr", "+i" if locked else "-i", *map(str, paths)], check=True)
+        return
+    for path in paths:
+        path.chmod((0o555 if path.is_dir() else 0o444) if locked else (0o755 if path.is_dir() else 0o644))
+
+
 @contextlib.contextmanager
 def read_only(folder: Path) -> Iterator[None]:
-    """``folder`` and its files made read-only for everyone, root included (``chattr +i`` where root bypasses
-    permissions), for the time inside."""
+    """``folder`` and its files read-only for everyone, root included, for the time inside."""
     paths = [folder, *folder.iterdir()]
-    immutable = os.geteuid() == 0 and shutil.which("chattr") is not None
+    _lock(paths, locked=True)
     try:
-        if immutable:
-            subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
-        else:
-            for path in paths:
-                path.chmod(0o555 if path.is_dir() else 0o444)
         yield
     finally:
-        if immutable:
-            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
-        else:
-            for path in paths:
-                path.chmod(0o755 if path.is_dir() else 0o644)
+        _lock(paths, locked=False)
 
 
 def test_a_finished_database_is_one_file_readable_from_a_read_only_place(tmp_path: Path) -> None:
