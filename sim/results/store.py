@@ -23,12 +23,15 @@ renamed. Times are simulated seconds from the start of the run, as REAL; statuse
 - ``runs.complete`` is 0 until every row of the run is committed; ``runs.jobs`` is the jobs the run was to
   submit, so a run with ``complete = 0`` holds ``COUNT(*)`` of them in ``jobs``. ``sim_time``, ``wall_seconds``,
   ``finished_at`` and ``lost_work`` (service seconds discarded by restarts) are NULL until then.
-- ``jobs.final_status`` is the status the job was in when the run ended (NULL: submitted but never received,
-  for example after the horizon); ``failed_stage`` the stage it failed in: a stage of ``stages``, ``receive``
-  (waiting for validation), ``queue`` (waiting in PENDING_EXECUTION for an instrument, for example cleaned up
-  by a restart) or NULL; ``interrupted`` is 1 for an aborted job; ``instrument`` and ``calibration_set_id``
-  are NULL when the job never had one; ``execution_progress`` is the share of its execution an aborted job had
-  done (NULL otherwise); ``t_<status>`` is when the job reached each status (NULL if it never did).
+  ``started_at`` and ``finished_at`` are UTC times in ISO 8601; ``scenario_json`` is the validated scenario
+  (``Scenario.from_dict`` reads it back); ``version`` is stationsim's.
+- ``jobs.job_type`` is ``circuit`` or ``pulse``; ``use_timeslot`` is 0 or 1; ``final_status`` is the status
+  the job was in when the run ended (NULL: submitted but never received, for example after the horizon);
+  ``failed_stage`` the stage it failed in: a stage of ``stages``, ``receive`` (waiting for validation),
+  ``queue`` (waiting in PENDING_EXECUTION for an instrument, for example cleaned up by a restart) or NULL;
+  ``interrupted`` is 1 for an aborted job; ``instrument`` and ``calibration_set_id`` are NULL when the job
+  never had one; ``execution_progress`` is the share of its execution an aborted job had done (NULL
+  otherwise); ``t_<status>`` is when the job reached each status (NULL if it never did).
 - ``transitions`` has no order of its own (no view has): ``ORDER BY job_id, status_rank`` is each job's
   timeline in order.
 - ``job_stages``: ``queued_at`` is when the job became ready for the stage (the status before its start),
