@@ -23,22 +23,17 @@ it must be read from the database: the cache holds the last set fetched, so the 
 misses. Both times are assumptions (no published figures): 50 ms cached, 2 s uncached.
 
 Times are seconds from the start of the run; ``start_time_of_day`` places that start on the UTC clock. These are
-pure functions: ``recalibrations`` gives the schedule when every recalibration starts on request; a simulator
-whose recalibrations wait in the instrument queue calls ``next_recalibration`` after each one instead.
+pure functions: a simulator asks ``next_recalibration`` when the next one is requested, after each one it ran
+(its recalibrations may wait for the instrument, so each new set's creation time is the simulator's).
 """
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
-
-import numpy as np
-import numpy.typing as npt
 
 SECONDS_PER_DAY = 86_400.0
 EXPIRED_SET_POLICIES = ("recompile", "run_anyway")
@@ -109,16 +104,6 @@ class CalibrationSet:
         return self.created_at <= t < self.expires_at
 
 
-@dataclass(frozen=True)
-class Recalibration:
-    """One recalibration: when it runs, why, and the set it creates at its end."""
-
-    starts_at: float
-    ends_at: float
-    reason: RecalibrationReason
-    creates: CalibrationSet
-
-
 def next_scheduled(plan: CalibrationPlan, now: float) -> float:
     """The first scheduled recalibration time at or after ``now`` (inf when the plan schedules none)."""
     if not plan.times_of_day:
@@ -152,64 +137,6 @@ def next_recalibration(plan: CalibrationPlan, current: CalibrationSet, now: floa
     return (expiry, "expiry") if expiry < scheduled else (scheduled, "scheduled")
 
 
-def recalibrations(plan: CalibrationPlan, horizon: float) -> list[Recalibration]:
-    """Every recalibration that starts before ``horizon`` when each starts as soon as it is requested."""
-    current = initial_set(plan)
-    schedule: list[Recalibration] = []
-    now = 0.0
-    while True:
-        starts_at, reason = next_recalibration(plan, current, now)
-        if starts_at >= horizon:
-            return schedule
-        now = starts_at + plan.duration
-        current = CalibrationSet(current.id + 1, now, plan.valid_for)
-        schedule.append(Recalibration(starts_at, now, reason, current))
-
-
-def recalibration_times(plan: CalibrationPlan, horizon: float) -> list[float]:
-    """Start times of the recalibrations before ``horizon`` (see ``recalibrations``)."""
-    return [recalibration.starts_at for recalibration in recalibrations(plan, horizon)]
-
-
-def calibration_sets(plan: CalibrationPlan, horizon: float) -> list[CalibrationSet]:
-    """The initial set and every set created by the recalibrations before ``horizon``, oldest first."""
-    return [initial_set(plan), *(recalibration.creates for recalibration in recalibrations(plan, horizon))]
-
-
-def set_at(sets: Sequence[CalibrationSet], t: float) -> CalibrationSet:
-    """The set current at time ``t``: the newest created at or before ``t`` (``sets`` oldest first). During a
-    recalibration the previous set stays current, even if it has expired."""
-    index = bisect.bisect_right([s.created_at for s in sets], t) - 1
-    if index < 0:
-        raise ValueError(f"no calibration set exists yet at t = {t}")
-    return sets[index]
-
-
-def set_valid_at(sets: Sequence[CalibrationSet], t: float) -> bool:
-    """Whether the set current at time ``t`` is still within its validity period."""
-    return set_at(sets, t).is_valid_at(t)
-
-
-def set_ids_at(sets: Sequence[CalibrationSet], times: npt.ArrayLike) -> npt.NDArray[np.int64]:
-    """The id of the set current at each of ``times`` (vectorised ``set_at``; ``sets`` oldest first)."""
-    created = np.array([s.created_at for s in sets])
-    index = np.searchsorted(created, np.asarray(times, dtype=float), side="right") - 1
-    if np.any(index < 0):
-        raise ValueError("a time falls before the first calibration set")
-    ids: npt.NDArray[np.int64] = np.array([s.id for s in sets], dtype=np.int64)[index]
-    return ids
-
-
 def fetch_time(plan: CalibrationPlan, set_id: int, cached_set_id: int | None) -> float:
     """Seconds to fetch set ``set_id`` when the cache holds ``cached_set_id`` (None: an empty cache)."""
     return plan.fetch_cached if set_id == cached_set_id else plan.fetch_uncached
-
-
-def fetch_times(plan: CalibrationPlan, set_ids: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Seconds of each fetch of a sequence of fetches, in the order they happen, starting from an empty cache:
-    a fetch misses the cache when its set differs from the one fetched before it."""
-    ids = np.asarray(set_ids)
-    misses = np.ones(ids.shape, dtype=bool)
-    misses[1:] = ids[1:] != ids[:-1]
-    times: npt.NDArray[np.float64] = np.where(misses, plan.fetch_uncached, plan.fetch_cached)
-    return times

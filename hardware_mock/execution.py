@@ -129,6 +129,14 @@ class ExecutionPlan:
         stops_at = min(max(boundary, elapsed), duration)
         return Interruption(elapsed, stops_at, self._progress(point, shots), False)
 
+    def share_done(self, progress: Progress) -> float:
+        """The share of the run's shots that ``progress`` (as ``progress`` or ``interrupt`` give it) has done: 1
+        once every sweep point is done."""
+        (_, points, _), (_, shots, _) = progress
+        if points >= self.sweep_points:
+            return 1.0
+        return (points * self.shots + shots) / (self.sweep_points * self.shots)
+
     def _next_boundary(self, elapsed: float) -> tuple[float, int, int]:
         """The first point at or after ``elapsed`` where the controllers can stop: its time, the sweep point
         under way and the shots done in it."""

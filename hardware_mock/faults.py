@@ -111,10 +111,6 @@ class Outages:
     def __len__(self) -> int:
         return len(self.starts)
 
-    def down_at(self, t: float) -> bool:
-        """Whether the instrument is down at time ``t``."""
-        index = int(np.searchsorted(self.starts, t, side="right")) - 1
-        return index >= 0 and t < self.ends[index]
 
 
 def draw_job_faults(model: FaultModel, jobs: int, rng: np.random.Generator) -> JobFaults:

@@ -4,29 +4,38 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 from hardware_mock.calibration import (
     CalibrationPlan,
     CalibrationSet,
-    calibration_sets,
     fetch_time,
-    fetch_times,
     initial_set,
     next_recalibration,
     next_scheduled,
     parse_time_of_day,
-    recalibration_times,
-    recalibrations,
-    set_at,
-    set_ids_at,
-    set_valid_at,
 )
 
 HOUR = 3600.0
 DAY = 24 * HOUR
 PLAN = CalibrationPlan()
+
+
+def recalibrations(plan: CalibrationPlan, horizon: float) -> list[tuple[float, str, CalibrationSet]]:
+    """(start, reason, set made) of each recalibration before ``horizon`` when each starts as soon as it is
+    requested: ``next_recalibration`` asked after each one, as the simulator does."""
+    current, now, schedule = initial_set(plan), 0.0, []
+    while True:
+        starts_at, reason = next_recalibration(plan, current, now)
+        if starts_at >= horizon:
+            return schedule
+        now = starts_at + plan.duration
+        current = CalibrationSet(current.id + 1, now, plan.valid_for)
+        schedule.append((starts_at, reason, current))
+
+
+def recalibration_times(plan: CalibrationPlan, horizon: float) -> list[float]:
+    return [start for start, _, _ in recalibrations(plan, horizon)]
 
 
 def test_clock_times_read_as_seconds_after_midnight() -> None:
@@ -41,9 +50,9 @@ def test_clock_times_read_as_seconds_after_midnight() -> None:
 def test_the_default_plan_recalibrates_at_0045_and_1415_utc_for_thirty_minutes() -> None:
     # days start at midnight: 00:45 = 2,700 s, 14:15 = 51,300 s, then the same plus 86,400 s per day
     assert recalibration_times(PLAN, 3 * DAY) == [2700, 51300, 89100, 137700, 175500, 224100]
-    first = recalibrations(PLAN, DAY)[0]
-    assert (first.starts_at, first.ends_at, first.reason) == (2700, 2700 + 1800, "scheduled")
-    assert first.creates == CalibrationSet(1, 4500, DAY)
+    starts_at, reason, made = recalibrations(PLAN, DAY)[0]
+    assert (starts_at, reason) == (2700, "scheduled")
+    assert made == CalibrationSet(1, 2700 + 1800, DAY)
 
 
 def test_the_run_starts_with_the_set_of_the_last_scheduled_recalibration() -> None:
@@ -55,31 +64,17 @@ def test_the_run_starts_with_the_set_of_the_last_scheduled_recalibration() -> No
     assert recalibration_times(at_one, DAY) == [13 * HOUR + 15 * 60, 23 * HOUR + 45 * 60]
 
 
-def test_the_current_set_changes_when_a_recalibration_ends() -> None:
-    sets = calibration_sets(PLAN, DAY)
-    assert [s.id for s in sets] == [0, 1, 2]
-    assert set_at(sets, 0.0).id == 0
-    assert set_at(sets, 3000.0).id == 0  # during the first recalibration the old set stays current
-    assert set_at(sets, 4500.0).id == 1
-    assert set_at(sets, 60_000.0).id == 2
-    times = np.array([0.0, 3000.0, 4500.0, 52_000.0, 60_000.0])
-    assert set_ids_at(sets, times).tolist() == [set_at(sets, t).id for t in times]
-    with pytest.raises(ValueError, match="no calibration set"):
-        set_at(sets, -DAY)
-
-
 def test_a_set_that_expires_before_the_next_scheduled_time_triggers_a_recalibration() -> None:
     # valid 12 h, run starts at 12:00: set 0 was made at 01:15 and expires at 13:15 (4,500 s), before 14:15
     plan = CalibrationPlan(valid_for=12 * HOUR, start_time_of_day=12 * HOUR)
     schedule = recalibrations(plan, DAY)
-    assert [(r.starts_at, r.reason) for r in schedule] == [
+    assert [(start, reason) for start, reason, _ in schedule] == [
         (4500, "expiry"),  # 13:15
         (8100, "scheduled"),  # 14:15
         (45_900, "scheduled"),  # 00:45 the next day
     ]
-    sets = calibration_sets(plan, DAY)
-    assert set_valid_at(sets, 4000.0)
-    assert not set_valid_at(sets, 5000.0)  # expired, and the recalibration still running
+    assert initial_set(plan).is_valid_at(4000.0)
+    assert not initial_set(plan).is_valid_at(5000.0)  # expired, and the recalibration still running
 
 
 def test_an_expiry_only_plan_recalibrates_every_validity_period_plus_duration() -> None:
@@ -106,7 +101,6 @@ def test_fetching_a_cached_set_is_fast() -> None:
     assert fetch_time(PLAN, 3, cached_set_id=3) == 0.05
     assert fetch_time(PLAN, 3, cached_set_id=2) == 2.0
     assert fetch_time(PLAN, 3, cached_set_id=None) == 2.0
-    assert fetch_times(PLAN, [0, 0, 1, 1, 1, 2]).tolist() == [2.0, 0.05, 2.0, 0.05, 0.05, 2.0]
 
 
 @pytest.mark.parametrize(("changes", "message"), [

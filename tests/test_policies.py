@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import sim
 from hardware_mock.calibration import CalibrationPlan, CalibrationSet
 from sim.model.pools import FifoQueue, Pool
+from sim.model.records import Holdings
 from sim.model.status import EXECUTION_STARTED, PENDING_EXECUTION
 from sim.policies import (
     Aging,
@@ -249,7 +250,7 @@ def serve(env: simpy.Environment, pool: Pool, job: int, log: list[tuple[int, flo
 
 def test_pool_wakes_up_when_the_policy_says_things_change() -> None:
     env, log = simpy.Environment(), []
-    pool = Pool(env, 2, OpensAtTen(QueueContext.of(3)))
+    pool = Pool(env, "execution", 2, OpensAtTen(QueueContext.of(3)), Holdings())
     for job in range(3):
         env.process(serve(env, pool, job, log))
     env.run()
@@ -259,7 +260,7 @@ def test_pool_wakes_up_when_the_policy_says_things_change() -> None:
 
 def test_pool_positions_follow_withdrawals() -> None:
     env = simpy.Environment()
-    pool = Pool(env, 1, Fifo(QueueContext.of(4, entered=[0, 1, 2, 3])))
+    pool = Pool(env, "execution", 1, Fifo(QueueContext.of(4, entered=[0, 1, 2, 3])), Holdings())
     assert pool.acquire(0) == 0
     grants = {job: pool.acquire(job) for job in (1, 2, 3)}
     assert [pool.position(j) for j in (0, 1, 2, 3)] == [None, 0, 1, 2]

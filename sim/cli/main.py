@@ -49,6 +49,7 @@ from sim.cli.output import (
 )
 from sim.cli.report import summary_json, summary_table
 from sim.cli.stored import report
+from sim.model.service import NoProgress
 from sim.results.writer import WriterError
 from sim.scenario.config import ScenarioError
 from sim.simulation import load_scenario, simulate
@@ -114,6 +115,9 @@ def _run(args: argparse.Namespace) -> int:
         return _run_and_write(scenario, args, output)
     except WriterError as error:
         raise UsageError(f"{error}; {stopped_run(output)}") from None
+    except NoProgress as error:
+        kept = f"; {stopped_run(output)}" if output is not None else ""
+        raise UsageError(f"{args.scenario}: the station makes no progress: {error}{kept}") from None
     except KeyboardInterrupt:
         return interrupted(output, signal.SIGINT)
     except Terminated:
@@ -185,6 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return handlers[args.command](args)
     except (ScenarioError, UsageError) as error:
         print(f"stationsim: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except NoProgress as error:  # in one of many runs (replications, sweeps, comparisons)
+        print(f"stationsim: error: the station makes no progress: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return interrupted(None, signal.SIGINT)

@@ -1,21 +1,30 @@
-"""Pools of servers (a stage's workers, the station's instruments) and the dispatching of waiting jobs to them.
+"""Pools of servers (a stage's workers, the station's instruments), the record of who held each server, and the
+dispatching of waiting jobs to them.
 
 A job asks its pool for a server. If one is free and nobody waits, it gets it at once, with no SimPy event at
 all: the common case costs nothing. Otherwise the job joins the pool's queue with an event that the pool
 triggers when it hands over a server; the event's value is the server's index (which instrument, say).
 
-The queue is a scheduling policy (``sim.policies.protocol``): the pool tells it that a job joined (``push``) or
-gave up (``remove``: an aborted or restarted job, withdrawn with ``cancel``, so that no server is ever handed to
-a job that no longer waits), and whenever a server is free asks it which job starts now (``pop``). A policy may
-answer "none now" (a reserved window belongs to someone else); the pool then keeps the server free and wakes
-itself at the policy's ``next_change``, as well as at every arrival, release and withdrawal, to ask again. A
-policy that must see every job (``sees_every_job``) is asked even when a job finds a free server and nobody
-waiting. A policy that names a job that does not wait breaks the protocol: the pool raises the error its
-owner gave it.
+**Holdings** are the one record of who held what. From the moment a server is handed over until it is given
+back, the pool knows its holder (a job, or one of the station's own activities: a calibration, an outage, a
+reset) and since when; giving it back closes the holding with how it ended (``Outcome``: done, failed,
+aborted, restart, outage, timeout). Utilisation, service and execution times, progress and lost work are all
+computed from holdings. When the service goes down (``shutdown``) every open holding ends at that moment with
+``Outcome.RESTART``, so that no holding ever spans a downtime, and the pool forgets its queue and claims (they
+were volatile state).
 
-Stage pools use ``FifoQueue``: first come, first served in the order the jobs asked. A *claim* asks for one
+The queue is a scheduling policy (``sim.policies.protocol``): the pool tells it that a job joined (``push``) or
+gave up (``remove``: an aborted job, withdrawn with ``cancel``, so that no server is ever handed to a job that
+no longer waits), and whenever a server is free asks it which job starts now (``pop``). A policy may answer
+"none now" (a reserved window belongs to someone else); the pool then keeps the server free and wakes itself at
+the policy's ``next_change``, as well as at every arrival, release and withdrawal, to ask again. A policy that
+must see every job (``sees_every_job``) is asked even when a job finds a free server and nobody waiting. A
+policy that names a job that does not wait breaks the protocol: the pool raises the error its owner gave it.
+
+Stage pools use ``FifoQueue``: first come, first served in the order the jobs asked. A pool of unlimited workers
+has as many servers as jobs need (numbered as they are first used) and never queues. A *claim* asks for one
 particular server ahead of every waiting job: the station's recalibrations and outages take an instrument that
-way, as soon as its current job gives it back.
+way, as soon as its current holder gives it back.
 """
 
 from __future__ import annotations
@@ -28,11 +37,14 @@ from typing import ClassVar
 
 import simpy
 
+from sim.model.records import Holdings, Outcome
 from sim.policies.protocol import SchedulingPolicy
 from sim.policies.ranked import RankedList
 
-WaitQueue = SchedulingPolicy
-"""The queue discipline of a pool (kept as the name the pools have always used)."""
+NOBODY = -100
+"""The holder of a free server."""
+RESTARTED = -1
+"""The value of a claim that a restart cancelled (a granted claim's value is the server index, 0 or more)."""
 
 
 class FifoQueue:
@@ -100,38 +112,67 @@ def _protocol_error(message: str) -> Exception:
 
 
 class Pool:
-    """``capacity`` servers, indexed 0 .. capacity-1, handed out lowest index first, to the jobs ``queue``
-    picks. ``on_bad_choice(message)`` builds the error raised when the queue breaks the protocol."""
+    """``capacity`` servers (``math.inf``: as many as asked for), indexed from 0, handed out lowest index first,
+    to the jobs ``queue`` picks. ``on_bad_choice(message)`` builds the error raised when the queue breaks the
+    protocol."""
 
-    def __init__(self, env: simpy.Environment, capacity: int, queue: SchedulingPolicy,
-                 on_bad_choice: Callable[[str], Exception] = _protocol_error) -> None:
+    def __init__(self, env: simpy.Environment, name: str, capacity: float, queue: SchedulingPolicy,
+                 holdings: Holdings, on_bad_choice: Callable[[str], Exception] = _protocol_error) -> None:
         self.env = env
+        self.name = name
         self.capacity = capacity
+        self.unlimited = math.isinf(capacity)
         self.queue = queue
         self._push = queue.push
         self._pop = queue.pop
-        self._bypass = not getattr(queue, "sees_every_job", True)
+        self._bypass = self.unlimited or not getattr(queue, "sees_every_job", True)
         """Whether a job that finds a free server and nobody waiting may start without asking the queue."""
-        self._free = list(range(capacity))
+        self._bad_choice = on_bad_choice
+        self.holdings = holdings
+        self._begin = self.holdings.begin
+        self._close = self.holdings.close
+        self._reset_volatile()
+
+    def _reset_volatile(self) -> None:
+        """Every server free, nobody waiting, no claims (the state after a restart)."""
+        self._free: list[int] = [] if self.unlimited else list(range(int(self.capacity)))
+        self._next_server = 0
+        """With unlimited servers: the index the next new server gets."""
         self._waiting: dict[int, simpy.Event] = {}
-        self._claims: dict[int, deque[simpy.Event]] = {}
+        self._claims: dict[int, deque[tuple[int, simpy.Event]]] = {}
         self._wake_at = math.inf
         self._wake: simpy.Event | None = None
         """The pending wake-up at ``_wake_at``, if any."""
-        self._bad_choice = on_bad_choice
 
     @property
     def idle(self) -> bool:
-        return len(self._free) == self.capacity and not self._waiting and not self._claims
+        return not self.holdings.open_holder and not self._waiting and not self._claims
 
     @property
     def busy(self) -> int:
-        return self.capacity - len(self._free)
+        return len(self.holdings.open_holder)
+
+    def holder(self, server: int) -> int:
+        """Who holds ``server`` now (``NOBODY`` if free)."""
+        return self.holdings.open_holder.get(server, NOBODY)
+
+    def held_since(self, server: int) -> float:
+        return self.holdings.since(server)
+
+    # --- jobs --------------------------------------------------------------------------------------------------
 
     def acquire(self, job_id: int) -> int | simpy.Event:
         """A server index now, or an event whose value will be the server index."""
-        if self._free and not self._waiting and self._bypass:
-            return heapq.heappop(self._free)
+        if self._bypass and not self._waiting:
+            if self._free:
+                server = heapq.heappop(self._free)
+                self._begin(server, job_id, self.env.now)
+                return server
+            if self.unlimited:
+                server = self._next_server
+                self._next_server = server + 1
+                self._begin(server, job_id, self.env.now)
+                return server
         grant = self.env.event()
         self._waiting[job_id] = grant
         self._push(job_id, self.env.now)
@@ -141,18 +182,26 @@ class Pool:
                 return int(grant.value)  # type: ignore[arg-type]  # a grant's value is its server index
         return grant
 
-    def release(self, server: int) -> None:
-        """Give ``server`` back: to a claim on it first, then to the job the queue picks, else to the free list."""
+    def release(self, server: int, outcome: int = Outcome.DONE) -> None:
+        """End the holding of ``server`` and pass the server on: to a claim on it first, then to the job the queue
+        picks, else to the free list."""
+        self._close(server, self.env.now, outcome)
+        self._pass_on(server)
+
+    def _pass_on(self, server: int) -> None:
+        now = self.env.now
         if self._claims and server in self._claims:
             claims = self._claims[server]
-            claim = claims.popleft()
+            holder, claim = claims.popleft()
             if not claims:
                 del self._claims[server]
+            self._begin(server, holder, now)
             claim.succeed(server)
         elif self._waiting:
-            job = self._pop(self.env.now)
+            job = self._pop(now)
             grant = self._waiting.pop(job, None)  # type: ignore[arg-type]  # None when the policy holds back
             if grant is not None:
+                self._begin(server, job, now)  # type: ignore[arg-type]  # a job the queue named
                 grant.succeed(server)
             elif job is None:
                 heapq.heappush(self._free, server)
@@ -168,21 +217,9 @@ class Pool:
             return None
         return self.queue.position(job_id, self.env.now)
 
-    def claim(self, server: int) -> int | simpy.Event:
-        """Ask for one particular server ahead of every waiting job (a recalibration or an outage of that
-        instrument): the server now if it is free, else an event triggered when its current user gives it back.
-        Claims on one server are served in the order made."""
-        if server in self._free and server not in self._claims:
-            self._free.remove(server)
-            heapq.heapify(self._free)
-            return server
-        claim = self.env.event()
-        self._claims.setdefault(server, deque()).append(claim)
-        return claim
-
     def wait(self, job_id: int, grant: simpy.Event) -> Generator[simpy.Event, object, int]:
         """Wait for the server ``acquire`` promised with ``grant``; a job interrupted while it waits (aborted,
-        or the service restarted) withdraws its request and the interrupt goes on."""
+        say) withdraws its request and the interrupt goes on."""
         try:
             server = yield grant
         except simpy.Interrupt:
@@ -192,23 +229,67 @@ class Pool:
         return server
 
     def cancel(self, job_id: int, grant: simpy.Event) -> None:
-        """Withdraw a job's request: out of the queue if it still waits, or pass on a server granted to it
-        that it never took up (it was interrupted in the same instant)."""
-        if grant.triggered:
-            self.release(grant.value)  # type: ignore[arg-type]  # a granted event's value is its server index
+        """Withdraw a job's request: out of the queue if it still waits, or pass on a server granted to it that it
+        never took up (it was interrupted in the same instant). A request from before a restart is gone already."""
+        if self._waiting.get(job_id) is not grant:
+            if grant.triggered and self.holder(grant.value) == job_id:  # type: ignore[arg-type]
+                self.release(grant.value, Outcome.ABORTED)  # type: ignore[arg-type]  # its server index
             return
         del self._waiting[job_id]
         self.queue.remove(job_id)
         if self._free and self._waiting:  # a policy that held jobs back may now start one
             self._dispatch()
 
-    # --- dispatching -------------------------------------------------------------------------------------------
+    # --- the station's own activities ----------------------------------------------------------------------------
 
-    def _grant(self, job: int, server: int) -> None:
-        grant = self._waiting.pop(job, None)
-        if grant is None:
-            raise self._not_waiting(job)
-        grant.succeed(server)
+    def claim(self, server: int, holder: int) -> int | simpy.Event:
+        """Ask for one particular server ahead of every waiting job, for ``holder`` (a recalibration or an outage
+        of that instrument): the server now if it is free, else an event triggered when its current holder gives
+        it back (its value: the server, or ``RESTARTED`` when a restart cancelled the claim). Claims on one
+        server are served in the order made."""
+        if server in self._free and server not in self._claims:
+            self._free.remove(server)
+            heapq.heapify(self._free)
+            self._begin(server, holder, self.env.now)
+            return server
+        claim = self.env.event()
+        self._claims.setdefault(server, deque()).append((holder, claim))
+        return claim
+
+    def hand_over(self, server: int, outcome: int, holder: int) -> None:
+        """End the holding of ``server`` with ``outcome`` and let ``holder`` hold it from now (a timed-out run's
+        instrument goes straight into its reset)."""
+        now = self.env.now
+        self._close(server, now, outcome)
+        self._begin(server, holder, now)
+
+    def withdraw(self, server: int, holder: int, claim: simpy.Event) -> None:
+        """``holder`` no longer wants the server it claimed (an aborted job): drop the claim, or give the server
+        back if it was granted in the same instant."""
+        if claim.triggered:
+            if claim.value == server and self.holder(server) == holder:
+                self.release(server, Outcome.ABORTED)
+            return
+        claims = self._claims[server]
+        claims.remove((holder, claim))
+        if not claims:
+            del self._claims[server]
+
+    def shutdown(self) -> None:
+        """The service went down: every holding ends now (``Outcome.RESTART``), claims are cancelled (their events
+        get ``RESTARTED``), the waiting jobs leave the queue (the policy keeps its own accounts) and every server
+        is free."""
+        now = self.env.now
+        for server in sorted(self.holdings.open_holder):
+            self._close(server, now, Outcome.RESTART)
+        for job in self._waiting:
+            self.queue.remove(job)
+        claims = [claim for queue in self._claims.values() for _, claim in queue]
+        self._reset_volatile()
+        for claim in claims:
+            claim.succeed(RESTARTED)
+
+    # --- dispatching -------------------------------------------------------------------------------------------
 
     def _not_waiting(self, job: int) -> Exception:
         return self._bad_choice(f"pop() returned job {job!r}, which is not waiting in the queue "
@@ -223,7 +304,12 @@ class Pool:
             if job is None:
                 self._ask_later()
                 return
-            self._grant(job, heapq.heappop(self._free))
+            grant = self._waiting.pop(job, None)
+            if grant is None:
+                raise self._not_waiting(job)
+            server = heapq.heappop(self._free)
+            self._begin(server, job, now)
+            grant.succeed(server)
 
     def _ask_later(self) -> None:
         now = self.env.now
@@ -235,10 +321,10 @@ class Pool:
         if self._wake is not None and now < self._wake_at <= at:
             return  # a wake-up is already due no later
         self._wake_at = at
-        self._wake = self.env.timeout(at - now)
-        self._wake.callbacks.append(self._woken)
+        wake = self._wake = self.env.timeout(at - now)
+        wake.callbacks.append(self._woken)
 
     def _woken(self, event: simpy.Event) -> None:
-        if event is self._wake:  # not a wake-up replaced by an earlier one
+        if event is self._wake:  # not a wake-up replaced by an earlier one, nor one from before a restart
             self._wake = None
             self._dispatch()

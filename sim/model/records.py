@@ -5,11 +5,19 @@ status, the stage a failure happened in, the error (a short user message and a f
 ran on. Every status change goes through ``advance``, which checks the move against the lifecycle and raises
 ``IllegalTransition`` at once if it breaks it. Station-level happenings (calibrations, restarts, faults, aborts
 of finished jobs) are appended to ``events``.
+
+*Holdings* are the record of who held each server of each pool (a stage's workers, the instruments), from when
+to when, and how it ended; the pools (``sim.model.pools``) write them here. A holding is open while held and
+closed with an ``Outcome``; closed holdings are compact columns that only grow, so a writer can take what was
+added since it last looked.
 """
 
 from __future__ import annotations
 
+import math
+from array import array
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +48,118 @@ class InstrumentPeriod:
     end: float
 
 
+class Outcome(IntEnum):
+    """How a holding ended."""
+
+    DONE = 0
+    FAILED = 1
+    ABORTED = 2
+    RESTART = 3
+    """The service went down: the holding ended at that moment."""
+    OUTAGE = 4
+    """The instrument went down under the job."""
+    TIMEOUT = 5
+    """The station's execution timeout stopped the run."""
+    OPEN = 6
+    """Not ended yet (when the holdings are read during or at the end of a run)."""
+    RETURNED = 7
+    """Given back unused (a job whose calibration set had expired goes to be compiled again)."""
+
+
+class Holder(IntEnum):
+    """Holders that are not jobs (jobs hold servers under their job id, 0 or more)."""
+
+    CALIBRATION = -1
+    OUTAGE = -2
+    RESET = -3
+
+
+@dataclass(frozen=True)
+class HoldingsTable:
+    """Every holding of one pool, as columns (one row per holding, in the order they ended; open holdings last,
+    with ``end`` the time they were read at and outcome ``OPEN``)."""
+
+    server: npt.NDArray[np.int64]
+    holder: npt.NDArray[np.int64]
+    """A job id (0 or more) or a ``Holder``."""
+    start: npt.NDArray[np.float64]
+    end: npt.NDArray[np.float64]
+    outcome: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.server)
+
+    @property
+    def seconds(self) -> npt.NDArray[np.float64]:
+        duration: npt.NDArray[np.float64] = self.end - self.start
+        return duration
+
+    def busy(self, since: float = 0.0, until: float = math.inf) -> float:
+        """Server-seconds held between ``since`` and ``until``."""
+        return float(np.sum(np.clip(np.minimum(self.end, until) - np.maximum(self.start, since), 0.0, None)))
+
+    def of_jobs(self) -> HoldingsTable:
+        return self.where(self.holder >= 0)
+
+    def where(self, mask: npt.NDArray[np.bool_]) -> HoldingsTable:
+        return HoldingsTable(self.server[mask], self.holder[mask], self.start[mask], self.end[mask],
+                             self.outcome[mask])
+
+    @staticmethod
+    def empty() -> HoldingsTable:
+        return HoldingsTable(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0),
+                             np.zeros(0, np.int64))
+
+    @staticmethod
+    def concat(tables: list[HoldingsTable]) -> HoldingsTable:
+        if not tables:
+            return HoldingsTable.empty()
+        return HoldingsTable(*(np.concatenate([getattr(t, name) for t in tables])
+                               for name in ("server", "holder", "start", "end", "outcome")))
+
+
+class Holdings:
+    """The holdings of one pool: closed ones as compact columns, open ones per server."""
+
+    def __init__(self) -> None:
+        self.server = array("l")
+        self.holder = array("q")
+        self.start = array("d")
+        self.end = array("d")
+        self.outcome = array("b")
+        self.open_holder: dict[int, int] = {}
+        """Server -> holder, for the servers held now."""
+        self.open_since: dict[int, float] = {}
+
+    def begin(self, server: int, holder: int, now: float) -> None:
+        self.open_holder[server] = holder
+        self.open_since[server] = now
+
+    def close(self, server: int, now: float, outcome: int) -> int:
+        """End the holding of ``server``; returns its holder."""
+        holder = self.open_holder.pop(server)
+        self.server.append(server)
+        self.holder.append(holder)
+        self.start.append(self.open_since.pop(server))
+        self.end.append(now)
+        self.outcome.append(outcome)
+        return holder
+
+    def since(self, server: int) -> float:
+        return self.open_since[server]
+
+    def table(self, now: float) -> HoldingsTable:
+        """Every holding, the open ones as held until ``now``."""
+        open_servers = sorted(self.open_holder)
+        return HoldingsTable(
+            np.array([*self.server, *open_servers], dtype=np.int64),
+            np.array([*self.holder, *(self.open_holder[s] for s in open_servers)], dtype=np.int64),
+            np.array([*self.start, *(self.open_since[s] for s in open_servers)], dtype=np.float64),
+            np.concatenate([np.frombuffer(self.end, dtype=np.float64) if self.end else np.zeros(0),
+                            np.full(len(open_servers), now)]),
+            np.array([*self.outcome, *[Outcome.OPEN] * len(open_servers)], dtype=np.int64))
+
+
 class JobRecords:
     """Columns of per-job state for ``n`` jobs with ids 0 .. n-1."""
 
@@ -61,6 +181,16 @@ class JobRecords:
         self.user_error_message: dict[int, str] = {}
         self.full_error_log: dict[int, str] = {}
         self.events: list[Event] = []
+        self.holdings: dict[str, Holdings] = {}
+        """Each pool's holdings, by pool name (the five stages, then ``execution``: the instruments)."""
+
+    def holdings_of(self, pool: str) -> Holdings:
+        """The holdings of ``pool`` (a new, empty record the first time)."""
+        return self.holdings.setdefault(pool, Holdings())
+
+    def holdings_tables(self, now: float) -> dict[str, HoldingsTable]:
+        """Every pool's holdings as tables, the open ones as held until ``now``."""
+        return {name: holdings.table(now) for name, holdings in self.holdings.items()}
 
     def __len__(self) -> int:
         return len(self.status)

@@ -4,21 +4,27 @@ A received job passes the stages in order, each a pool of workers: validation, c
 compilation, saving sweep metadata; then it waits in PENDING_EXECUTION for an instrument, in the order the
 scheduling policy gives; runs on the instrument for as long as the hardware mock says; waits for a
 post-processing worker; and ends READY. Each step is a status change recorded in the job records, which are the
-station's persistent job store.
+station's persistent job store; who held which worker or instrument, and how it ended, is recorded by the pools
+(holdings).
 
 What can go wrong:
 - a stage fails a job at a drawn point inside its service (FAILED, with the stage and its error);
 - the user aborts a job: a waiting job leaves its queue, a job in service is interrupted and its worker freed,
   a job on the instrument stops it (progress so far kept); the job ends ABORTED. An abort of a finished job
   changes nothing and is recorded as an event;
-- the service restarts: every job process and queue is lost; after the downtime the station rebuilds its pools
-  and reads the persisted records to clean up every in-progress job by the restart policy (``sim.model.recovery``).
-  Submissions and aborts made while the service is down are retried by their clients.
+- the service restarts (``sim.model.service``): every holding ends, every job process and queue is lost; after
+  the downtime the station reads the persisted records to clean up every in-progress job by the restart policy
+  (``sim.model.recovery``), through this class's public recovery interface. Submissions and aborts made while
+  the service is down are retried by their clients.
+
+The run never hangs: it finishes, stops at its horizon, or stops with ``NoProgress`` saying why the station makes
+no progress (nothing left to happen while jobs are unfinished; simulated time stuck with no job settling; no
+job settled over many restarts).
 
 The job process is the simulator's hot path, so it does nothing it need not do: service times are drawn for all
 jobs before the run (vectorised, one stream per stage), a free worker is taken without a SimPy event, a step of
-zero service time neither takes a worker nor waits, and a stage with unlimited workers has no pool. Interrupts
-are caught only where a worker or instrument is held, to give it back.
+zero service time neither takes a worker nor waits. Interrupts are caught only where a worker or instrument is
+held, to give it back.
 """
 
 from __future__ import annotations
@@ -30,13 +36,18 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import simpy
+from simpy.core import EmptySchedule, StopSimulation
 
 from hardware_mock.limits import check_jobs, violation
-from sim.model.faults import Cause, JobFailure, StageFailure, abort_times, restart_schedule, stage_failures
+from sim.model.calibration import CalibrationService
+from sim.model.faults import CLEANED_UP, Cause, JobFailure, StageFailure, abort_times, stage_failures
 from sim.model.instruments import Instruments
 from sim.model.pools import FifoQueue, Pool
-from sim.model.records import Event, JobRecords
+from sim.model.records import HoldingsTable, JobRecords, Outcome
+from sim.model.recovery import recover
+from sim.model.service import EventLog, NoProgress, Service, restart_driver
 from sim.model.status import (
     ABORTED,
     FAILED,
@@ -44,6 +55,7 @@ from sim.model.status import (
     POST_PROCESSING_PENDING,
     READY,
     RECEIVED,
+    STAGE_OF_STATUS,
     STAGE_STARTS,
     STATUSES,
 )
@@ -56,14 +68,20 @@ POST_PROCESSING_STARTED = STAGE_STARTS["post_processing"].code
 
 JobProcess = Generator[simpy.Event, object, None]
 
+EVENTS_PER_CHECK = 200_000
+"""Events between two checks that the station makes progress."""
+STALLED_CHECKS = 5
+"""Checks in a row with no job settled, once every job has been submitted, after which the run stops: the
+station is either stuck at one instant or busy only with its own work (recalibrations, outages) for ever."""
+
 
 @dataclass(frozen=True)
 class StageRuntime:
-    """A stage as the job process sees it: its index among the pools, where it starts in the lifecycle, each
-    job's service time, and the jobs it fails (job id -> seconds into service, error)."""
+    """A stage as the job process sees it: its pool, where it starts in the lifecycle, each job's service time,
+    and the jobs it fails (job id -> seconds into service, error)."""
 
     name: str
-    index: int
+    pool: Pool
     start_code: int
     service: list[float]
     failures: dict[int, StageFailure]
@@ -99,7 +117,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 class Station:
-    """One simulated station: environment, stage pools, instruments and the job records, ready to run."""
+    """One simulated station: environment, service state, stage pools, instruments and the job records."""
 
     settled_batch = 20_000
     """Jobs per batch handed to ``on_settled``: large batches keep the database writes cheap."""
@@ -110,16 +128,20 @@ class Station:
         self.streams = streams
         self.env = simpy.Environment()
         self.records = JobRecords(len(workload))
-        self.stages = [self._stage_runtime(i, name) for i, name in enumerate(STAGE_NAMES)]
+        self.event = EventLog(self.env, self.records)
+        self.service = Service(self.env)
+        self.stages = [self._stage_runtime(name) for name in STAGE_NAMES]
         self.pre_execution = self.stages[:4]
         self.post_processing = self.stages[4]
-        stages = scenario.stages
-        self.pools: list[Pool | None] = [
-            None if math.isinf(getattr(stages, name).workers)
-            else Pool(self.env, int(getattr(stages, name).workers), FifoQueue()) for name in STAGE_NAMES]
-        self.instruments = Instruments(self)
-        self.up = True
-        self.down_since = math.nan
+        self.compilation = self.stages[STAGE_NAMES.index("compilation")]
+        self.instruments = Instruments(self.env, scenario, workload, self.records, streams, self.service,
+                                       self.event, self.interrupt, self.finished)
+        self.calibration: CalibrationService | None = None
+        if scenario.calibration is not None:
+            self.calibration = CalibrationService(self.env, scenario.calibration, self.instruments.pool,
+                                                  self.service, self.records, self.event, self.finished)
+            self.instruments.calibration = self.calibration
+        self.instruments.recompile = self.recompile
         self.live: dict[int, simpy.Process] = {}
         """The job processes running now (volatile: lost at a restart)."""
         self.aborting: set[int] = set()
@@ -129,14 +151,28 @@ class Station:
         self.settled_jobs: list[int] = []
         self.on_settled: Callable[[list[int]], None] | None = None
         """Called with each batch of ``settled_batch`` newly settled jobs (the results database writer)."""
+        self._restart_losses = 0.0
 
-    def _stage_runtime(self, index: int, name: str) -> StageRuntime:
+    @property
+    def pools(self) -> list[Pool]:
+        """Every pool: the five stages' workers, then the instruments."""
+        return [*(stage.pool for stage in self.stages), self.instruments.pool]
+
+    @property
+    def up(self) -> bool:
+        return self.service.up
+
+    def finished(self) -> bool:
+        return self.done.triggered
+
+    def _stage_runtime(self, name: str) -> StageRuntime:
         stage: Stage = getattr(self.scenario.stages, name)
         service = service_times(stage, name, self.workload, self.streams(f"stage.{name}"))
         failures = stage_failures(self.scenario.faults.failures_of(name), name, len(self.workload), self.streams)
         if name == "validation":
             failures.update(self._limit_violations())
-        return StageRuntime(name, index, STAGE_STARTS[name].code, service, failures,
+        pool = Pool(self.env, name, stage.workers, FifoQueue(), self.records.holdings_of(name))
+        return StageRuntime(name, pool, STAGE_STARTS[name].code, service, failures,
                             fetches_calibration=name == "calibration" and self.scenario.calibration is not None)
 
     def _limit_violations(self) -> dict[int, StageFailure]:
@@ -158,9 +194,11 @@ class Station:
     # --- running ---------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the station's own processes: arrivals, aborts and restarts."""
+        """Start the station's own processes: arrivals, recalibrations, outages, aborts and restarts."""
         faults = self.scenario.faults
         self.env.process(self._arrivals())
+        if self.calibration is not None:
+            self.env.process(self.calibration.recalibrations())
         self.instruments.start()
         aborts = abort_times(faults.aborts, self.workload.submitted_at, self.streams)
         trace = self.scenario.arrivals.trace
@@ -170,15 +208,62 @@ class Station:
         if aborts:
             self.env.process(self._aborts(aborts))
         if faults.restarts.times or faults.restarts.mean_time_between is not None:
-            self.env.process(self._restarts())
+            self.env.process(restart_driver(self.env, self.service, faults.restarts, self.streams, self.event,
+                                            self.go_down, self.come_up, self.finished, lambda: self.settled))
 
     def run(self, until: float | None = None) -> None:
-        """Run until every job has settled (or until simulated time ``until``)."""
+        """Run until every job has settled (or until simulated time ``until``); raises ``NoProgress`` if the
+        station can make none."""
+        env = self.env
+        if self.done.triggered:
+            return
+        stop = self.done if until is None else env.any_of([self.done, env.timeout(max(0.0, until - env.now))])
         with _cyclic_gc_paused():
-            if until is None:
-                self.env.run(until=self.done)
-            elif not self.done.triggered:
-                self.env.run(until=self.env.any_of([self.done, self.env.timeout(max(0.0, until - self.env.now))]))
+            self._step_until(stop)
+
+    def _step_until(self, stop: simpy.Event) -> None:
+        """``env.run(until=stop)``, checking every ``EVENTS_PER_CHECK`` events that the station makes progress."""
+        env = self.env
+        assert stop.callbacks is not None
+        stop.callbacks.append(StopSimulation.callback)
+        step = env.step
+        last_arrival = float(self.workload.submitted_at[-1]) if len(self.workload) else 0.0
+        stalled, since, last_settled = 0, env.now, self.settled
+        try:
+            while True:
+                for _ in range(EVENTS_PER_CHECK):
+                    step()
+                if self.settled != last_settled or env.now <= last_arrival:
+                    stalled, since, last_settled = 0, env.now, self.settled
+                else:
+                    stalled += 1
+                    if stalled >= STALLED_CHECKS:
+                        raise NoProgress(self._stalled(stalled * EVENTS_PER_CHECK, since))
+                if math.isinf(env.peek()):
+                    raise NoProgress(f"the next event is at t = infinity ({self._unfinished()})")
+        except StopSimulation:
+            return
+        except EmptySchedule:
+            raise NoProgress(f"nothing is left to happen at t = {env.now:.9g} s but {self._unfinished()}; "
+                             f"the scheduling policy holds them back with no next_change") from None
+
+    def _stalled(self, events: int, since: float) -> str:
+        now = self.env.now
+        if now == since:
+            return (f"simulated time has not advanced from {now:.9g} s over {events:,} events and no job has "
+                    f"finished ({self._unfinished()})")
+        return (f"no job has finished over {events:,} events, from t = {since:.9g} s to {now:.9g} s, though every "
+                f"job has been submitted ({self._unfinished()}); the station goes on with its own work "
+                "(recalibrations, outages) while the jobs wait")
+
+    def _unfinished(self) -> str:
+        status = np.asarray(self.records.status)
+        unfinished = status[(status >= 0) & (status < READY)]
+        if unfinished.size == 0:
+            return f"{len(self.workload) - self.settled} jobs not finished"
+        codes, counts = np.unique(unfinished, return_counts=True)
+        where = ", ".join(f"{n} {STATUSES[c]}" for c, n in zip(codes.tolist(), counts.tolist(), strict=True))
+        return f"{unfinished.size} jobs unfinished: {where}"
 
     def _settle(self, job_id: int) -> None:
         """A job reached a terminal status (or was cancelled before the service ever received it)."""
@@ -190,8 +275,15 @@ class Station:
         if self.settled == len(self.workload):
             self.done.succeed()
 
-    def event(self, kind: str, job_id: int | None = None, detail: str = "") -> None:
-        self.records.events.append(Event(self.env.now, kind, job_id, detail))
+    def interrupt(self, job_id: int, cause: Cause) -> None:
+        """Interrupt job ``job_id``'s process, if it runs now."""
+        process = self.live.get(job_id)
+        if process is not None and process.is_alive:
+            process.interrupt(cause)
+
+    def holdings(self) -> dict[str, HoldingsTable]:
+        """Every pool's holdings so far (the open ones as held until now), by pool name."""
+        return self.records.holdings_tables(self.env.now)
 
     # --- arrivals and client retries -------------------------------------------------------------------------
 
@@ -208,16 +300,17 @@ class Station:
             yield self.env.timeout(self.scenario.faults.restarts.retry_delay)
             if job_id in self.cancelled_before_receipt:
                 return
-            if self.up:
+            if self.service.up:
                 yield from self._job(job_id)
                 return
 
     # --- the job process (hot path) --------------------------------------------------------------------------
 
-    def _job(self, job_id: int, resume: int = NOT_RECEIVED) -> JobProcess:
-        """Take job ``job_id`` from its persisted status ``resume`` to a terminal status."""
+    def _job(self, job_id: int, resume: int = NOT_RECEIVED, reserved: int | simpy.Event | None = None) -> JobProcess:
+        """Take job ``job_id`` from its persisted status ``resume`` to a terminal status (``reserved``: the claim
+        on its own instrument of a job requeued while executing)."""
         env = self.env
-        if not self.up:  # the service went down in the instant this process was started
+        if not self.service.up:  # the service went down in the instant this process was started
             if resume == NOT_RECEIVED:  # a new submission: its client will retry
                 self.env.process(self._retry_submission(job_id))
             return  # a resumed job: still in progress in the persisted records, the next recovery resumes it
@@ -232,7 +325,7 @@ class Station:
                 if resume <= stage.start_code:
                     yield from self._stage(job_id, stage, resume == stage.start_code)
             if resume <= EXECUTION_STARTED:
-                yield from self.instruments.execute(job_id, resume)
+                yield from self.instruments.execute(job_id, resume, reserved)
             if resume < POST_PROCESSING_PENDING:
                 advance(job_id, POST_PROCESSING_PENDING, env.now)
             if resume <= POST_PROCESSING_STARTED:
@@ -258,25 +351,26 @@ class Station:
         env = self.env
         service = stage.service[job_id]
         failure = stage.failures.get(job_id) if stage.failures else None
-        pool = self.pools[stage.index] if service or stage.fetches_calibration else None
+        pool = stage.pool if service or stage.fetches_calibration else None
         if pool is not None:
             grant = pool.acquire(job_id)
             worker = grant if isinstance(grant, int) else (yield from pool.wait(job_id, grant))
         if not started:
             self.records.advance(job_id, stage.start_code, env.now)
         if stage.fetches_calibration:
-            service += self.instruments.fetch(job_id)
+            assert self.calibration is not None
+            service += self.calibration.fetch(job_id)
         if failure is not None:
             service *= failure.share
         if service:
             try:
                 yield env.timeout(service)
-            except simpy.Interrupt:
-                if pool is not None:
-                    pool.release(worker)
+            except simpy.Interrupt as interrupt:
+                if pool is not None and interrupt.cause is not Cause.RESTART:  # a restart ended the holding
+                    pool.release(worker, Outcome.ABORTED)
                 raise
         if pool is not None:
-            pool.release(worker)
+            pool.release(worker, Outcome.DONE if failure is None else Outcome.FAILED)
         if failure is not None:
             if failure.after_end:
                 self.records.advance(job_id, stage.start_code + 1, env.now)
@@ -285,26 +379,27 @@ class Station:
 
     def recompile(self, job_id: int) -> JobProcess:
         """Compile a queued job again against the current calibration set (its set expired while it waited);
-        its status stays PENDING_EXECUTION."""
+        its status stays PENDING_EXECUTION. While a recalibration is making the new set, the job waits for it."""
+        assert self.calibration is not None
         self.event("recompile", job_id, f"set {self.records.calibration_set[job_id]} expired")
-        compilation = self.stages[STAGE_NAMES.index("compilation")]
-        pool = self.pools[compilation.index]
-        worker = 0
-        if pool is not None:
-            grant = pool.acquire(job_id)
-            worker = grant if isinstance(grant, int) else (yield from pool.wait(job_id, grant))
+        yield from self.calibration.valid_set()
+        pool = self.compilation.pool
+        grant = pool.acquire(job_id)
+        worker = grant if isinstance(grant, int) else (yield from pool.wait(job_id, grant))
         try:
-            yield self.env.timeout(compilation.service[job_id] + self.instruments.fetch(job_id))
-        finally:
-            if pool is not None:
-                pool.release(worker)
+            yield self.env.timeout(self.compilation.service[job_id] + self.calibration.fetch(job_id))
+        except simpy.Interrupt as interrupt:
+            if interrupt.cause is not Cause.RESTART:
+                pool.release(worker, Outcome.ABORTED)
+            raise
+        pool.release(worker)
 
     # --- aborts ----------------------------------------------------------------------------------------------
 
     def abort(self, job_id: int) -> None:
         """The user cancels job ``job_id`` now (IQM: ``POST jobs/{id}/abort``)."""
         status = self.records.status[job_id]
-        if not self.up:
+        if not self.service.up:
             self.env.process(self._retry_abort(job_id))
         elif status >= READY or job_id in self.aborting or job_id in self.cancelled_before_receipt:
             self.event("abort_ignored", job_id, f"job already {STATUSES[status] if status >= 0 else 'cancelled'}")
@@ -312,6 +407,8 @@ class Station:
             self.cancelled_before_receipt.add(job_id)
             self.event("abort_before_receipt", job_id, "the client stopped retrying the submission")
             self._settle(job_id)
+        elif job_id not in self.live:  # readmitted in this instant, its process not started yet
+            self.env.process(self._retry_abort(job_id, delay=0.0))
         else:
             self.aborting.add(job_id)
             self.event("abort", job_id, f"in {STATUSES[status]}")
@@ -324,36 +421,66 @@ class Station:
                 yield env.timeout(t - env.now)
             self.abort(job_id)
 
-    def _retry_abort(self, job_id: int) -> JobProcess:
-        while not self.up:
+    def _retry_abort(self, job_id: int, delay: float | None = None) -> JobProcess:
+        wait = self.scenario.faults.restarts.retry_delay if delay is None else delay
+        yield self.env.timeout(wait)
+        while not self.service.up:
             yield self.env.timeout(self.scenario.faults.restarts.retry_delay)
         self.abort(job_id)
 
-    # --- restarts --------------------------------------------------------------------------------------------
+    # --- restarts: the public interface of recovery ------------------------------------------------------------
 
-    def _restarts(self) -> JobProcess:
-        from sim.model.recovery import recover
-
-        env = self.env
-        restarts = self.scenario.faults.restarts
-        downtime = self.streams("restarts.downtime")
-        for t in restart_schedule(restarts, self.streams):
-            if t > env.now:
-                yield env.timeout(t - env.now)
-            if self.done.triggered:
-                return
-            if not self.up:
-                continue  # already down: this restart is part of the same outage
-            self.restart()
-            yield env.timeout(float(restarts.downtime.sample(downtime, 1)[0]))
-            recover(self)
-
-    def restart(self) -> None:
-        """The service goes down: every job process, queue and instrument run is lost (volatile state)."""
-        self.up = False
-        self.down_since = self.env.now
+    def go_down(self) -> None:
+        """The service goes down: every holding ends, every job process, queue and instrument run is lost."""
+        self.service.go_down()
         self.event("restart_begin", None, f"{len(self.live)} job processes lost")
+        now = self.env.now
+        self._restart_losses = sum(now - pool.held_since(server) for pool in self.pools
+                                   for server, holder in pool.holdings.open_holder.items() if holder >= 0)
+        for pool in self.pools:
+            pool.shutdown()
         for process in list(self.live.values()):
             if process.is_alive:
                 process.interrupt(Cause.RESTART)
         self.aborting.clear()
+
+    def come_up(self) -> None:
+        """The downtime is over: recover (clean up every in-progress job by the restart policy), then up."""
+        self.service.recover()
+        policy = self.scenario.faults.restarts.policy
+        self.instruments.came_up()
+        cleaned, lost = recover(self, policy)
+        self.records.lost_work += lost
+        self.service.come_up()
+        down_since = self.service.down_since
+        self.event("restart", None, f"policy {policy}: cleaned up {cleaned} in-progress jobs, "
+                   f"{lost:.1f} s of work lost, down {self.env.now - down_since:.1f} s")
+
+    def in_progress(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The jobs whose persisted status is in progress, and those statuses."""
+        status = np.asarray(self.records.status, dtype=np.int64)
+        jobs = np.flatnonzero((status >= RECEIVED) & (status < READY))
+        return jobs, status[jobs]
+
+    def restart_losses(self) -> float:
+        """Job service seconds that the last restart cut short (the holdings it ended)."""
+        return self._restart_losses
+
+    def work_done(self, jobs: npt.NDArray[np.int64]) -> float:
+        """Job service seconds every pool gave ``jobs`` so far (every holding of theirs)."""
+        total = 0.0
+        for table in self.holdings().values():
+            total += float(table.seconds[np.isin(table.holder, jobs)].sum())
+        return total
+
+    def clean_up(self, job_id: int, code: int) -> None:
+        """Recovery's ``fail``: the in-progress job (persisted status ``code``) is FAILED, cleaned up."""
+        self.records.fail(job_id, FAILED, self.env.now, STAGE_OF_STATUS[code], CLEANED_UP.user_message,
+                          CLEANED_UP.full_log)
+        self._settle(job_id)
+
+    def resume(self, job_id: int, code: int) -> None:
+        """Recovery's ``requeue``: the in-progress job goes on from its persisted status ``code`` (one that was
+        executing claims its instrument now, before any job readmitted after it can take it)."""
+        reserved = self.instruments.reserve(job_id) if code == EXECUTION_STARTED else None
+        self.env.process(self._job(job_id, resume=code, reserved=reserved))

@@ -49,10 +49,11 @@ LOG_TICKS: dict[float, str] = {
 """Tick marks of a logarithmic time axis, with their labels."""
 STATE_COLOURS: dict[str, str] = {
     "user_job": "#1f77b4", "stopping": "#9ecae1", "timed_out": "#d62728", "reset": "#ff7f0e",
-    "calibration": "#2ca02c", "outage": "#3b3b3b", "idle": "#e6e6e6"}
+    "calibration": "#2ca02c", "outage": "#3b3b3b", "service_down": "#9467bd", "idle": "#e6e6e6"}
 STATE_LABELS: dict[str, str] = {
     "user_job": "user jobs", "stopping": "stopping (aborted job)", "timed_out": "timed out (hung run)",
-    "reset": "reset after timeout", "calibration": "calibration", "outage": "outage", "idle": "idle"}
+    "reset": "reset after timeout", "calibration": "calibration", "outage": "outage",
+    "service_down": "service down (restarting)", "idle": "idle"}
 WAIT_COLOUR, SERVICE_COLOUR = "#e6550d", "#3182bd"
 OUTCOME_COLOURS = {"all finished": "black", "ready": "#31a354", "failed": "#d62728", "aborted": "#756bb1"}
 MAX_CURVE_POINTS = 2000

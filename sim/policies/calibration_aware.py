@@ -55,10 +55,12 @@ class CalibrationAware:
         if now + self._expected[head] <= deadline or self._longer_than_period(head, deadline):
             job = head
         else:
-            fitting = self._by_length.before((deadline - now, math.inf, math.inf))
+            fitting = self._by_length.before((deadline - now, math.inf, math.inf))  # the longest that fits
             if fitting is None:
                 return None
-            job = int(fitting[2])
+            # the first to enter the queue among the jobs of that length (``before`` gives the last)
+            earliest = self._by_length.at(self._by_length.rank((fitting[0], -math.inf, -math.inf)))
+            job = int(earliest[2])
         self.remove(job)
         return job
 

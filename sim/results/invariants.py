@@ -45,6 +45,9 @@ final status and instrument), so both are judged by the same code. The checks, b
     later status (EXECUTION_ENDED, or FAILED or ABORTED if it ended while executing) or, if it is still
     executing, to the end of the run. The later-starting job is reported, naming the one it overlaps.
 
+A ``RunResult`` and a database are also checked for the *accounting* invariants of ``sim.results.accounting``
+(holdings, downtimes, lost work, utilisation); a ``History`` has no holdings, so only its timelines are checked.
+
 Everything is vectorised over numpy columns: a million jobs in memory check in one to three seconds. From a
 database, reading the rows dominates (about a microsecond per transition row, sqlite3's row fetching).
 """
@@ -61,8 +64,11 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from sim.results.run import RunResult
 from sim.model.status import ABORTED, FAILED, NOT_RECEIVED, READY, RECEIVED, STAGE_STARTS, STATUSES
+from sim.results.accounting import ACCOUNTING_KINDS, check_accounting
+from sim.results.reading import load_run, open_readonly, snapshot
+from sim.results.run import RunResult
+from sim.results.violation import Violation
 
 Ints: TypeAlias = npt.NDArray[np.int64]
 Floats: TypeAlias = npt.NDArray[np.float64]
@@ -76,21 +82,10 @@ EXECUTION_STARTED = STAGE_STARTS["execution"].code
 N_CODES = len(STATUSES)
 
 KINDS: tuple[str, ...] = ("unknown_status", "status_order", "time_order", "after_terminal", "skipped_status",
-                          "aborted_ready", "final_status", "unaccounted", "count", "no_instrument", "overlap")
-"""Every violation kind, in the order the checks report them (see the module docstring)."""
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken invariant: its kind (one of ``KINDS``), the job it concerns (None for the run), and how."""
-
-    kind: str
-    job_id: int | None
-    detail: str
-
-    def __str__(self) -> str:
-        where = "run" if self.job_id is None else f"job {self.job_id}"
-        return f"{where}: {self.kind}: {self.detail}"
+                          "aborted_ready", "final_status", "unaccounted", "count", "no_instrument", "overlap",
+                          *ACCOUNTING_KINDS)
+"""Every violation kind, in the order the checks report them (see the module docstring, and
+``sim.results.accounting`` for the accounting kinds)."""
 
 
 @dataclass(frozen=True)
@@ -176,14 +171,17 @@ def check(source: Source, run_id: int | None = None) -> list[Violation]:
     if isinstance(source, RunResult | History):
         if run_id is not None:
             raise ValueError("run_id applies only to a results database")
-        history = source if isinstance(source, History) else History.from_result(source)
-        return check_history(history)
+        if isinstance(source, History):
+            return check_history(source)
+        return check_history(History.from_result(source)) + check_accounting(source)
     if isinstance(source, sqlite3.Connection):
-        return check_history(History.from_database(source, _only_run(source) if run_id is None else run_id))
+        with snapshot(source):  # one consistent state, even of a run still being written
+            run = _only_run(source) if run_id is None else run_id
+            return check_history(History.from_database(source, run)) + check_accounting(load_run(source, run))
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"no results database at {path}")
-    connection = sqlite3.connect(path)
+    connection = open_readonly(path)
     try:
         return check(connection, run_id)
     finally:

@@ -2,9 +2,12 @@
 
 For each stage (validation, calibration, compilation, save_metadata, execution, post_processing) a job's
 *wait* is the time from the status before the stage's start (the previous stage's end, PENDING_EXECUTION or
-POST_PROCESSING_PENDING) to the start, and its *service* the time from the start to the stage's end. A job's
-*turnaround* runs from RECEIVED to its terminal status. *Utilisation* is the busy time of a pool's servers over
-their capacity x the simulated time; for a pool of unlimited workers it is reported as the mean number busy.
+POST_PROCESSING_PENDING) to the start, and its *service* the time its pool's servers held it (its holdings,
+``sim.model.pools``, less any a restart cut short); every job that began service counts, whether it finished
+the stage or not. A job's *turnaround* runs from RECEIVED to its terminal status. *Utilisation* is the held
+time of a pool's servers over their capacity x the simulated time (for the instruments, user jobs' holdings
+only: calibration, outages and resets are in the instrument time); for a pool of unlimited workers it is
+reported as the mean number busy.
 
 *Warm-up deletion*: a run starts empty and idle, which flatters its first hours. ``summarize(result, warmup=t)``
 counts only the jobs submitted at or after ``t`` in the per-job figures (counts, waits, services, turnaround,
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from sim.model.records import Holder, HoldingsTable, Outcome
 from sim.model.status import ABORTED, FAILED, READY, RECEIVED, STAGE_STARTS
 
 if TYPE_CHECKING:
@@ -44,34 +48,61 @@ def stage_capacity(result: RunResult, stage: str) -> float:
     return float(getattr(result.scenario.stages, stage).workers)
 
 
-def busy_time(times: npt.NDArray[np.float64], start: int, end_time: float, until_terminal: bool = False,
-              since: float = 0.0) -> float:
-    """Total time servers spent in the service that starts at status ``start`` (running services count to
-    ``end_time``; with ``until_terminal``, a service cut short by FAILED or ABORTED counts to then), counting
-    only the time after ``since``."""
-    begun = times[:, start]
-    mask = np.isfinite(begun)
-    ended = times[:, start + 1]
-    if until_terminal:
-        ended = np.fmin(ended, np.fmin(times[:, FAILED], times[:, ABORTED]))
-    ended = np.where(np.isfinite(ended), ended, end_time)
-    return float(np.sum(np.maximum(ended[mask], since) - np.maximum(begun[mask], since)))
+def holdings_of(result: RunResult, stage: str) -> HoldingsTable:
+    """The holdings of the stage's pool (the instruments for ``execution``)."""
+    return result.holdings.get(stage, HoldingsTable.empty())
+
+
+def service_per_job(result: RunResult, stage: str) -> npt.NDArray[np.float64]:
+    """Seconds each job was served in ``stage``: its holdings there, less those a restart cut short (that work
+    was lost); 0 for a job served in no time."""
+    jobs = holdings_of(result, stage).of_jobs()
+    served = jobs.outcome != Outcome.RESTART
+    seconds: npt.NDArray[np.float64] = np.bincount(jobs.holder[served], weights=jobs.seconds[served],
+                                                   minlength=len(result.workload)).astype(np.float64)
+    return seconds
+
+
+def downtimes(result: RunResult) -> list[tuple[float, float]]:
+    """(went down, came up) of each restart of the service, from the events (one still down at the end lasts
+    until then)."""
+    spans: list[tuple[float, float]] = []
+    down: float | None = None
+    for event in result.records.events:
+        if event.kind == "restart_begin":
+            down = event.t
+        elif event.kind == "restart" and down is not None:
+            spans.append((down, event.t))
+            down = None
+    if down is not None:
+        spans.append((down, result.sim_time))
+    return spans
 
 
 def stage_summary(result: RunResult, stage: str, warmup: float = 0.0) -> dict[str, Any]:
+    """A stage's row: ``count`` jobs began service (their waits and services are described), ``completed``
+    of them reached the stage's end; ``holdings`` counts how its servers' holdings ended; ``utilisation`` is
+    the held share of the servers' time (for unlimited workers, ``mean_busy`` is the mean number held)."""
     times = result.times
     start = STAGE_STARTS[stage].code
-    served = np.isfinite(times[:, start + 1]) & after_warmup(result, warmup)
+    kept = after_warmup(result, warmup)
+    started = np.isfinite(times[:, start]) & kept
+    completed = np.isfinite(times[:, start + 1]) & kept
     capacity = stage_capacity(result, stage)
     span = result.sim_time - warmup
-    busy = busy_time(times, start, result.sim_time, until_terminal=True, since=warmup) / span if span > 0 else math.nan
+    table = holdings_of(result, stage)
+    held = table.of_jobs() if stage == "execution" else table  # an instrument's other work is instrument time
+    busy = held.busy(since=warmup, until=result.sim_time) / span if span > 0 else math.nan
+    outcomes = np.bincount(held.outcome, minlength=len(Outcome))
     return {
-        "count": int(served.sum()),
-        "wait": describe(times[served, start] - times[served, start - 1]),
-        "service": describe(times[served, start + 1] - times[served, start]),
+        "count": int(started.sum()),
+        "completed": int(completed.sum()),
+        "wait": describe(times[started, start] - times[started, start - 1]),
+        "service": describe(service_per_job(result, stage)[started]),
         "servers": capacity,
         "utilisation": busy / capacity if math.isfinite(capacity) else math.nan,
         "mean_busy": busy,
+        "holdings": {outcome.name.lower(): int(outcomes[outcome]) for outcome in Outcome if outcomes[outcome]},
     }
 
 
@@ -86,26 +117,29 @@ def after_warmup(result: RunResult, warmup: float) -> npt.NDArray[np.bool_]:
 
 
 def instrument_time(result: RunResult, since: float = 0.0) -> dict[str, float]:
-    """How the instruments spent the run, as shares of their total time (instruments x simulated time):
-    ``user_jobs`` (runs of user jobs, and finishing the shot batch of aborted ones), ``timed_out`` (runs that
-    hung or overran until the execution timeout stopped them), ``calibration``, ``outage``, ``reset`` (after a
-    timeout) and ``idle``; counting only the time after ``since``."""
-    capacity = len(result.scenario.hardware.devices) * (result.sim_time - since)
+    """How the instruments spent the run, as shares of their total time (instruments x simulated time), from
+    the instrument pool's holdings: ``user_jobs`` (runs of user jobs, including finishing the shot batch of
+    aborted ones), ``timed_out`` (runs that hung or overran until the execution timeout stopped them),
+    ``calibration``, ``outage``, ``reset`` (after a timeout), ``service_down`` (the service was restarting:
+    nothing ran) and ``idle``; counting only the time after ``since``. The shares add up to 1."""
+    instruments = len(result.scenario.hardware.devices)
+    capacity = instruments * (result.sim_time - since)
     if capacity <= 0:
         return {}
-    seconds = {"user_jobs": busy_time(result.times, STAGE_STARTS["execution"].code, result.sim_time,
-                                      until_terminal=True, since=since), "timed_out": 0.0, "calibration": 0.0,
-               "outage": 0.0, "reset": 0.0}
-    for period in result.records.instrument_periods:
-        spent = max(min(period.end, result.sim_time) - max(period.start, since), 0.0)
-        if period.kind == "stopping":
-            seconds["user_jobs"] += spent
-        elif period.kind == "timed_out":  # already inside the job's execution interval
-            seconds["user_jobs"] -= spent
-            seconds["timed_out"] += spent
-        else:
-            seconds[period.kind] += spent
-    seconds["idle"] = capacity - sum(seconds.values())
+    table = holdings_of(result, "execution")
+    until = result.sim_time
+    jobs = table.holder >= 0
+    timed_out = jobs & (table.outcome == Outcome.TIMEOUT)
+    seconds = {
+        "user_jobs": table.where(jobs & ~timed_out).busy(since, until),
+        "timed_out": table.where(timed_out).busy(since, until),
+        "calibration": table.where(table.holder == Holder.CALIBRATION).busy(since, until),
+        "outage": table.where(table.holder == Holder.OUTAGE).busy(since, until),
+        "reset": table.where(table.holder == Holder.RESET).busy(since, until),
+        "service_down": instruments * sum(max(min(end, until) - max(start, since), 0.0)
+                                          for start, end in downtimes(result)),
+    }
+    seconds["idle"] = max(capacity - sum(seconds.values()), 0.0)
     return {kind: value / capacity for kind, value in seconds.items()}
 
 

@@ -26,6 +26,7 @@ from sim.model.records import Event, InstrumentPeriod, JobRecords
 from sim.model.status import N_STATUSES, NOT_RECEIVED, STATUSES
 from sim.model.workload import Workload
 from sim.results.run import RunResult
+from sim.results.stored_holdings import read_holdings
 from sim.scenario.scenario import JOB_KINDS, Scenario
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ def _records(connection: sqlite3.Connection, run_id: int, jobs: pd.DataFrame, n:
         "SELECT t, kind, job_id, detail FROM events WHERE run_id = ? ORDER BY rowid", (run_id,)))
     records.instrument_periods.extend(InstrumentPeriod(*row) for row in connection.execute(
         "SELECT instrument, kind, start, end FROM instrument_periods WHERE run_id = ? ORDER BY rowid", (run_id,)))
+    read_holdings(connection, run_id, records)
     return records
 
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from sim.model.records import JobRecords
-from sim.scenario.scenario import JOB_KINDS, Scenario
+from sim.model.records import HoldingsTable, JobRecords
 from sim.model.status import ABORTED, NOT_RECEIVED, STATUSES
 from sim.model.workload import Workload
+from sim.scenario.scenario import JOB_KINDS, Scenario
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,6 +53,12 @@ class RunResult:
             return f"{jobs:,} job{'s' if jobs != 1 else ''}"
         return f"{self.jobs_written:,} of {jobs:,} jobs, incomplete"
 
+    @cached_property
+    def holdings(self) -> dict[str, HoldingsTable]:
+        """Every pool's holdings, by pool name (the five stages, then ``execution``): who held which server, from
+        when to when, and how it ended (``sim.model.records``); holdings still open at the end of the run as held
+        until then. Utilisation, service times and instrument time come from these."""
+        return self.records.holdings_tables(self.sim_time)
 
     @property
     def times(self) -> npt.NDArray[np.float64]:

@@ -65,7 +65,7 @@ import contextlib
 import itertools
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,8 @@ from sim.model.status import STAGE_OF_STATUS, STAGE_STARTS, STATUSES
 from sim.model.workload import Workload
 from sim.results.reading import TIME_COLUMNS, load_run, run_ids, run_info, snapshot
 from sim.results.run import RunResult, job_columns
+from sim.results.stored_holdings import SCHEMA as HOLDINGS_SCHEMA
+from sim.results.stored_holdings import HoldingsCursor, HoldingsSlice, insert_holdings
 from sim.results.writer import Writer, WriterError
 from sim.scenario.scenario import Scenario
 
@@ -149,7 +151,7 @@ CREATE TABLE IF NOT EXISTS measurements (
 CREATE TABLE IF NOT EXISTS instrument_periods (
     run_id INTEGER NOT NULL, instrument INTEGER NOT NULL, kind TEXT NOT NULL, start REAL NOT NULL, end REAL NOT NULL
 );
-"""
+{HOLDINGS_SCHEMA}"""
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -182,6 +184,8 @@ class Batch:
     """Likewise."""
     events: list[tuple[Any, ...]]
     periods: list[tuple[Any, ...]]
+    holdings: HoldingsSlice = field(default_factory=lambda: HoldingsSlice({}))
+    """The pools' holdings closed since the previous batch (and, in the last, those still open)."""
 
 
 def insert_batch(connection: sqlite3.Connection, batch: Batch) -> None:
@@ -202,6 +206,7 @@ def insert_batch(connection: sqlite3.Connection, batch: Batch) -> None:
     connection.executemany("INSERT INTO measurements VALUES (?, ?, ?, ?, ?)", counts)
     connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", batch.events)
     connection.executemany("INSERT INTO instrument_periods VALUES (?, ?, ?, ?, ?)", batch.periods)
+    insert_holdings(connection, run_id, batch.holdings)
 
 
 def insert_run(connection: sqlite3.Connection, name: str, scenario_json: str, seed: int, jobs: int) -> int:
@@ -264,6 +269,7 @@ class RunWriter:
         self._written = np.zeros(len(workload), dtype=bool)
         self._events_written = 0
         self._periods_written = 0
+        self._holdings = HoldingsCursor(records)
         self._writer = Writer(self.path, connect)
 
     @property
@@ -287,13 +293,14 @@ class RunWriter:
         self._events_written += len(events)
         self._periods_written += len(periods)
         self._writer.call(insert_batch, Batch(run_id, jobs, self.workload.take(jobs), self.records.take(jobs),
-                                              events, periods))
+                                              events, periods, self._holdings.take()))
 
     def finish(self, sim_time: float, wall_seconds: float) -> None:
         """Write every remaining job, in batches, then mark the run complete."""
         remaining = np.flatnonzero(~self._written)
         for start in range(0, max(len(remaining), 1), BATCH_JOBS):
             self.write_jobs(remaining[start:start + BATCH_JOBS].tolist())
+        self._writer.call(insert_holdings, self.run_id, self._holdings.take_open(sim_time))
         self._writer.call(mark_complete, self.run_id, sim_time, wall_seconds, self.records.lost_work)
         self._writer.call(leave_wal)
         self.close()
@@ -344,7 +351,8 @@ def write_run(connection: sqlite3.Connection, result: RunResult) -> int:
         jobs = everyone[start:start + BATCH_JOBS]
         with connection:
             insert_batch(connection, Batch(run_id, jobs, result.workload.take(jobs), records.take(jobs),
-                                           events if start == 0 else [], periods if start == 0 else []))
+                                           events if start == 0 else [], periods if start == 0 else [],
+                                           HoldingsSlice(result.holdings if start == 0 else {})))
     with connection:
         mark_complete(connection, run_id, result.sim_time, result.wall_seconds, records.lost_work)
     return run_id

@@ -15,10 +15,11 @@ the counts at any times (``at``), the exact change points (``changes``), average
 grid (``bin_means``, ``bin_max``), and time averages (``time_average``, which with Little's law equals the
 throughput times the mean time spent). A million jobs take a few seconds at most.
 
-An instrument is, at every moment of the run, in one *state*: running a ``user_job`` (EXECUTION_STARTED until
-EXECUTION_ENDED, or until FAILED or ABORTED if the run ended there), ``stopping`` (finishing the shot batch of an
-aborted job), ``timed_out`` (the part of a job's run that hung or overran until the execution timeout stopped
-it), ``reset`` (after a timeout), ``calibration``, ``outage`` or ``idle``. ``instrument_states`` lists these as
+An instrument is, at every moment of the run, in one *state*, read from the instrument pool's holdings
+(``sim.model.records``): running a ``user_job`` (its holding), ``stopping`` (finishing the shot batch of an
+aborted job: its holding after its ABORTED time), ``timed_out`` (a run the execution timeout stopped), ``reset``
+(after a timeout), ``calibration``, ``outage``, ``service_down`` (the service was restarting: nothing held it)
+or ``idle``. ``instrument_states`` lists these as
 intervals (instrument, state, start, end); ``state_totals`` adds them up per instrument.
 
 Everything here works the same on a result fresh from ``sim.simulate`` and on one read back with
@@ -36,7 +37,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sim.model.status import EXECUTION_STARTED, READY, STAGE_STARTS, STATUSES
+from sim.model.records import Holder, HoldingsTable, Outcome
+from sim.model.status import ABORTED, READY, STAGE_STARTS, STATUSES
 
 if TYPE_CHECKING:
     from sim.results.run import RunResult
@@ -45,7 +47,7 @@ FloatArray = npt.NDArray[np.float64]
 
 DEFAULT_POINTS = 1001
 """Points of the default regular grid over a run (1,000 intervals)."""
-STATES = ("user_job", "stopping", "timed_out", "reset", "calibration", "outage", "idle")
+STATES = ("user_job", "stopping", "timed_out", "reset", "calibration", "outage", "service_down", "idle")
 """An instrument's states, in the order tables and legends show them."""
 STATUS_NAMES = tuple(s.value for s in STATUSES)
 STAGE_NAMES = tuple(STAGE_STARTS)
@@ -241,79 +243,82 @@ def queue_changes(result: RunResult, stages: Sequence[str] | None = None) -> pd.
 # --- instrument states -------------------------------------------------------------------------------------------
 
 def execution_intervals(result: RunResult) -> pd.DataFrame:
-    """Every run of a user job on an instrument: job_id, instrument, start (EXECUTION_STARTED) and end
-    (EXECUTION_ENDED, or FAILED or ABORTED if the run ended there, or the end of the run if it still runs)."""
-    times = result.times
-    jobs = np.flatnonzero(np.isfinite(times[:, EXECUTION_STARTED]))
-    t = times[jobs]
-    end = np.fmin(t[:, EXECUTION_STARTED + 1], np.fmin(t[:, -2], t[:, -1]))  # EXECUTION_ENDED, FAILED, ABORTED
-    end = np.where(np.isnan(end), result.sim_time, end)
-    return pd.DataFrame({"job_id": jobs, "instrument": result.records.instrument[jobs],
-                         "start": t[:, EXECUTION_STARTED], "end": end})
+    """Every run of a user job on an instrument, from the instrument pool's holdings: job_id, instrument, start
+    and end (when the holding ended: the run's end, its failure, the shot batch after an abort, a restart; or
+    the end of the run if it still runs), and outcome (the holding's, in lower case)."""
+    table = result.holdings.get("execution", HoldingsTable.empty()).of_jobs()
+    return pd.DataFrame({"job_id": table.holder, "instrument": table.server, "start": table.start,
+                         "end": table.end, "outcome": [Outcome(o).name.lower() for o in table.outcome.tolist()]})
 
 
-def _periods(result: RunResult) -> pd.DataFrame:
-    periods = result.records.instrument_periods
-    return pd.DataFrame({"instrument": np.array([p.instrument for p in periods], dtype=np.int64),
-                         "state": np.array([p.kind for p in periods], dtype=object),
-                         "start": np.array([p.start for p in periods], dtype=np.float64),
-                         "end": np.array([p.end for p in periods], dtype=np.float64)})
+def _holding_states(result: RunResult) -> pd.DataFrame:
+    """Each instrument holding as one or two state intervals: a job's run is ``user_job`` (``timed_out`` if the
+    execution timeout stopped it), the part of an aborted job's holding after its ABORTED time is ``stopping``;
+    the station's own holdings are ``calibration``, ``outage`` or ``reset``."""
+    table = result.holdings.get("execution", HoldingsTable.empty())
+    holder, start, end = table.holder, table.start, table.end
+    job = holder >= 0
+    state = np.array([Holder(h).name.lower() if h < 0 else "user_job" for h in holder.tolist()], dtype=object)
+    state[job & (table.outcome == Outcome.TIMEOUT)] = "timed_out"
+    aborted_at = np.full(len(holder), np.nan)
+    aborted_at[job] = result.times[holder[job], ABORTED]
+    stopping = job & (table.outcome == Outcome.ABORTED) & (aborted_at < end) & (aborted_at >= start)
+    parts = pd.DataFrame({"instrument": table.server, "state": state, "start": start,
+                          "end": np.where(stopping, aborted_at, end), "job_id": np.where(job, holder, -1)})
+    tails = pd.DataFrame({"instrument": table.server[stopping], "state": "stopping", "start": aborted_at[stopping],
+                          "end": end[stopping], "job_id": holder[stopping]})
+    return pd.concat([parts, tails], ignore_index=True)
 
 
-def _job_of(runs: pd.DataFrame, periods: pd.DataFrame) -> npt.NDArray[np.int64]:
-    """For each timed-out, stopping or reset period, the job it belongs to (-1 for the other periods): the job
-    whose run on the same instrument started last before the period's midpoint. (A timed-out period lies inside
-    its job's run; stopping and reset follow it before the next run can start.)"""
-    job = np.full(len(periods), -1, dtype=np.int64)
-    own = periods["state"].isin(["timed_out", "stopping", "reset"]).to_numpy()
-    middle = ((periods["start"] + periods["end"]) / 2).to_numpy()
-    for instrument, group in runs.groupby("instrument", sort=False):
-        ordered = group.sort_values("start", kind="stable")
-        mask = own & (periods["instrument"] == instrument).to_numpy()
-        k = np.searchsorted(ordered["start"].to_numpy(), middle[mask], side="right") - 1
-        job[mask] = np.where(k >= 0, ordered["job_id"].to_numpy()[np.maximum(k, 0)], -1)
-    return job
-
-
-def _idle(busy: pd.DataFrame, instruments: int, end: float) -> pd.DataFrame:
-    """The gaps between the busy intervals of each instrument within ``[0, end]``."""
+def _gaps(busy: pd.DataFrame, instruments: int, end: float, downtimes: list[tuple[float, float]]) -> pd.DataFrame:
+    """The gaps between the busy intervals of each instrument within ``[0, end]``: ``service_down`` while the
+    service was restarting, ``idle`` otherwise."""
     parts = []
     for instrument in range(instruments):
         group = busy[busy["instrument"] == instrument].sort_values("start", kind="stable")
         starts = np.append(group["start"].to_numpy(), end)
         ends = np.maximum.accumulate(np.concatenate([[0.0], group["end"].to_numpy()]))
         gap = starts > ends
-        parts.append(pd.DataFrame({"instrument": instrument, "state": "idle", "start": ends[gap],
-                                   "end": starts[gap]}))
+        parts.append(_split_by_downtime(instrument, ends[gap], starts[gap], downtimes))
     return pd.concat(parts, ignore_index=True)
 
 
-def _until_timed_out(runs: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
-    """The user-job part of each run: up to the start of its timed-out period, if it has one. (The timed-out
-    period is first pinned inside its run, so that rounding in the times cannot make the two overlap.)"""
-    owned = ((periods["state"] == "timed_out") & (periods["job_id"] >= 0)).to_numpy()
-    run_of = runs.set_index("job_id")
-    jobs = periods["job_id"].to_numpy()[owned]
-    for side, clip in (("start", np.maximum), ("end", np.minimum)):
-        periods.loc[owned, side] = clip(periods[side].to_numpy()[owned], run_of[side].reindex(jobs).to_numpy())
-    cut = periods[owned].groupby("job_id")["start"].min()
-    return runs.assign(end=np.fmin(runs["end"].to_numpy(), cut.reindex(runs["job_id"].to_numpy()).to_numpy()),
-                       state="user_job")
+def _split_by_downtime(instrument: int, starts: FloatArray, ends: FloatArray,
+                       downtimes: list[tuple[float, float]]) -> pd.DataFrame:
+    """Gaps cut at the downtimes' edges, each piece ``service_down`` or ``idle``."""
+    edges = np.unique(np.concatenate([starts, ends, *(np.array(d) for d in downtimes)])) if downtimes else None
+    if edges is None:
+        return pd.DataFrame({"instrument": instrument, "state": "idle", "start": starts, "end": ends})
+    pieces_start, pieces_end = [], []
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        inner = edges[(edges > a) & (edges < b)]
+        bounds = np.concatenate([[a], inner, [b]])
+        pieces_start.append(bounds[:-1])
+        pieces_end.append(bounds[1:])
+    lo = np.concatenate(pieces_start) if pieces_start else np.zeros(0)
+    hi = np.concatenate(pieces_end) if pieces_end else np.zeros(0)
+    middle = (lo + hi) / 2
+    down = np.zeros(len(lo), dtype=bool)
+    for d0, d1 in downtimes:
+        down |= (middle > d0) & (middle < d1)
+    return pd.DataFrame({"instrument": instrument, "state": np.where(down, "service_down", "idle"), "start": lo,
+                         "end": hi})
 
 
 def instrument_states(result: RunResult) -> pd.DataFrame:
-    """What each instrument did over the run, as intervals that cover ``[0, sim_time]`` without overlapping:
-    columns instrument, device, state (one of ``STATES``), start, end, and job_id (the user job, or the job a
-    timed-out, stopping or reset period belongs to; missing otherwise). Sorted by instrument and start."""
+    """What each instrument did over the run, as intervals that cover ``[0, sim_time]`` without overlapping,
+    from the instrument pool's holdings: columns instrument, device, state (one of ``STATES``), start, end, and
+    job_id (the user job a run, timed-out or stopping interval belongs to; missing otherwise). Sorted by
+    instrument and start."""
+    from sim.results.metrics import downtimes
+
     end = result.sim_time
-    runs = execution_intervals(result)
-    periods = _periods(result)
-    periods["job_id"] = _job_of(runs, periods)
-    busy = pd.concat([_until_timed_out(runs, periods), periods], ignore_index=True)
+    busy = _holding_states(result)
     busy["start"], busy["end"] = busy["start"].clip(0.0, end), busy["end"].clip(0.0, end)
     busy = busy[busy["end"] - busy["start"] > 16 * np.spacing(max(end, 1.0))]  # no rounding slivers
     devices = np.array([d.name for d in result.scenario.hardware.devices], dtype=object)
-    states = pd.concat([busy, _idle(busy, len(devices), end)], ignore_index=True)
+    states = pd.concat([busy, _gaps(busy, len(devices), end, downtimes(result))], ignore_index=True)
+    states = states[states["end"] > states["start"]]
     states["job_id"] = states["job_id"].where(states["job_id"] >= 0).astype("Int64")
     states["state"] = pd.Categorical(states["state"], categories=STATES)
     states["device"] = devices[states["instrument"].to_numpy(dtype=np.int64)]

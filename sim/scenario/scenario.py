@@ -11,7 +11,7 @@ and overrides its keys)::
     [scheduler]       the policy of the execution queue, its options and reserved windows (``sim.policies``)
     [hardware]        instruments and their device profiles, execution timeout, [hardware.faults]
     [calibration]     recalibration schedule, calibration-set validity, fetch times
-    [aborts], [failures.STAGE], [restarts]   what goes wrong (see ``sim.faults``)
+    [aborts], [failures.STAGE], [restarts]   what goes wrong (see ``sim.scenario.faults``)
 
 Every default lives in one place: the field defaults of the dataclasses below. The file is validated once, at
 load; anything wrong raises ``ScenarioError`` naming the file, the key path, what is wrong and what was
@@ -312,6 +312,10 @@ def _build_hardware(table: Table) -> Hardware:
                 "measurements": boolean}
     values = {name: table.parse(name, parser) for name, parser in optional.items() if name in table.data}
     faults = table.table("faults").build_by_units(FaultModel)
+    if faults.hang_probability > 0 and math.isinf(values.get("execution_timeout", math.inf)):
+        raise table.table("faults").error(
+            "hang_probability", "a hung run never ends by itself; set hardware.execution_timeout (the station "
+            "stops longer runs, fails the job and resets the instrument), or set hang_probability = 0")
     return Hardware(devices=devices, faults=faults, **values)
 
 

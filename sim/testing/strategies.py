@@ -263,3 +263,80 @@ def _owners(workload: list[dict[str, Any]] | None) -> tuple[tuple[str, ...], tup
     users = tuple(dict.fromkeys(u for c in classes for u in c.get("users", ["user"])))
     projects = tuple(dict.fromkeys(c.get("project", "default") for c in classes))
     return users, projects
+
+
+# --- everything at once -----------------------------------------------------------------------------------------
+
+CHAOS_POLICIES = tuple(POLICY_OPTIONS)
+
+
+@st.composite
+def chaos_faults(draw: st.DrawFn, jobs: int) -> dict[str, Any]:
+    """Every kind of fault at once, each at a drawn intensity (zero included): aborts (drawn and explicit, for
+    jobs below ``jobs``), failures in every stage with ``after_end``, instrument errors, hangs (with a timeout,
+    or sometimes without one: a scenario the station must refuse), outages, recalibrations (of one or several
+    instruments, either ``on_expired``) and frequent, overlapping restarts under either policy."""
+    data: dict[str, Any] = {}
+    explicit = draw(st.lists(st.tuples(st.integers(0, jobs - 1), st.floats(0, 600)), max_size=4))
+    data["aborts"] = {"probability": draw(st.floats(0, 0.4)), "delay": draw(duration_distributions(300.0)),
+                      "jobs": [{"job": job, "at": at} for job, at in explicit]}
+    data["failures"] = {name: {"probability": draw(st.floats(0, 0.3)), "after_end": draw(st.floats(0, 1))}
+                        for name in (*STAGE_NAMES, "execution") if draw(st.booleans())}
+    hang = draw(st.sampled_from((0.0, 0.0, 0.05, 0.3)))
+    hardware_faults: dict[str, Any] = {
+        "error_probability": draw(st.floats(0, 0.3)), "hang_probability": hang,
+        "reset_after_hang": draw(st.sampled_from((0, "10s", "2min"))),
+    }
+    if draw(st.booleans()):
+        hardware_faults |= {"mean_time_between_outages": draw(st.sampled_from(("2min", "15min", "1h"))),
+                            "mean_repair_time": draw(st.sampled_from(("10s", "3min", "20min"))),
+                            "repair_time_cv": draw(st.sampled_from((0.0, 0.5, 1.5)))}
+    data["hardware"] = {"faults": hardware_faults,
+                        "devices": draw(st.lists(st.sampled_from(DEVICE_PRESETS), min_size=1, max_size=3))}
+    if hang == 0 or draw(st.integers(0, 9)) > 0:  # now and then a hang with no timeout, which must be refused
+        data["hardware"]["execution_timeout"] = draw(st.sampled_from(("1ms", "5s", "2min", "15min")))
+    if draw(st.booleans()):
+        data["calibration"] = {
+            "times_of_day": [_clock(m) for m in sorted(draw(st.lists(st.integers(0, 1439), min_size=1, max_size=3,
+                                                                     unique=True)))],
+            "duration": draw(st.sampled_from(("1s", "2min", "30min"))),
+            "valid_for": draw(st.sampled_from(("30s", "5min", "1h", "24h"))),
+            "fetch_cached": draw(st.sampled_from((0, "50ms"))), "fetch_uncached": draw(st.sampled_from((0, "2s"))),
+            "on_expired": draw(st.sampled_from(("recompile", "run_anyway"))),
+            "start_time_of_day": _clock(draw(st.integers(0, 1439))),
+        }
+    restarts: dict[str, Any] = {"policy": draw(st.sampled_from(("fail", "requeue"))),
+                                "downtime": draw(positive_durations(600.0)),
+                                "retry_delay": draw(positive_durations(60.0))}
+    if draw(st.booleans()):  # close together: some fall in the downtime of the one before
+        restarts["times"] = sorted(draw(st.lists(st.floats(1, 1800), min_size=1, max_size=6)))
+    if draw(st.booleans()):
+        restarts["mean_time_between"] = draw(st.sampled_from(("1s", "30s", "5min", "1h")))
+    if "times" in restarts or "mean_time_between" in restarts:
+        data["restarts"] = restarts
+    return data
+
+
+@st.composite
+def chaos_scenarios(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
+    """A small scenario with every fault on at once (``chaos_faults``), any built-in policy, and sometimes a
+    trace: returns the scenario in its TOML form and, for a trace-driven one, the trace's rows (the caller
+    writes them to a CSV file and names it as ``arrivals.trace``)."""
+    jobs = draw(st.integers(1, 60))
+    data = draw(scenario_dicts(horizon=False))
+    data["run"]["jobs"] = jobs
+    data.update(draw(chaos_faults(jobs)))
+    data["scheduler"] = draw(schedulers(*_owners(data.get("workload"))))
+    trace = None
+    if draw(st.booleans()):
+        times = sorted(draw(st.lists(st.floats(0, 900), min_size=jobs, max_size=jobs)))
+        trace = [{"time": t, "job_type": draw(st.sampled_from(("circuit", "pulse"))),
+                  "shots": draw(st.integers(1, 2000)), "circuits": draw(st.integers(1, 4)),
+                  "depth": draw(st.integers(0, 40)), "sweep_points": draw(st.integers(1, 3)),
+                  "qubits": draw(st.integers(1, 20)), "user": draw(st.sampled_from(("alice", "bob"))),
+                  "priority": draw(st.integers(0, 2)),
+                  "abort_at": t + draw(st.floats(0, 300)) if draw(st.integers(0, 4)) == 0 else None}
+                 for t in times]
+        data.pop("workload", None)
+        data["scheduler"] = draw(schedulers(("alice", "bob")))
+    return data, trace
