@@ -26,9 +26,10 @@ from sim.results.reading import is_sqlite_file, open_readonly, run_ids, run_info
 
 DATABASE = "results.sqlite"
 SUMMARY = "summary.json"
-BYTES_PER_JOB = 650
-"""Peak memory of a run per job (records, workload, the summary's arrays), measured on the bundled baseline
-scenario: 104 MB at 100,000 jobs, 641 MB at 1,000,000 (about 600 bytes a job) plus a margin for the writer."""
+BYTES_PER_JOB = 1100
+"""Peak memory of a run per job (records, holdings, workload, the summary's arrays), measured as the peak
+resident size of ``stationsim run scenarios/baseline.toml``: 151 MB at 100,000 jobs, 459 MB at 400,000 (about
+1,050 bytes a job; faulty_hardware.toml about the same), plus a margin. Measure again when the records change."""
 BASE_BYTES = 120 * 2**20
 """The interpreter, numpy, pandas and SimPy, before the first job."""
 EXIT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -209,7 +210,7 @@ def check_memory(jobs: int) -> None:
     what, available = min(((name, measure()) for name, measure in AVAILABLE), key=lambda pair: pair[1])
     if needed > available:
         raise UsageError(f"--jobs {jobs:,}: a run of {jobs:,} jobs needs about {_size(needed)} of memory "
-                         f"({BYTES_PER_JOB} bytes a job), but {what} is {_size(max(available, 0.0))}; "
+                         f"({BYTES_PER_JOB:,} bytes a job), but {what} is {_size(max(available, 0.0))}; "
                          "run fewer jobs, or replications of fewer jobs each")
 
 
