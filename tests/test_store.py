@@ -49,14 +49,20 @@ def test_a_stored_run_reads_back_as_the_same_run(tmp_path: Path, name: str) -> N
     assert loaded.jobs_frame().equals(result.jobs_frame())
 
 
-def test_rows_are_written_while_the_run_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Station, "settled_batch", 1000)
+def station_writing_to(database: Path, jobs: int) -> tuple[Station, RunWriter]:
+    """A baseline station of ``jobs`` jobs (seed 1) and a writer that has begun its run in ``database``."""
     scenario = sim.load_scenario(BASELINE)
     streams = RandomStreams(1)
-    workload = sample_workload(scenario, 2400, streams)
+    workload = sample_workload(scenario, jobs, streams)
     station = Station(scenario, workload, streams)
-    writer = RunWriter(tmp_path / "r.sqlite", scenario, 1, workload, station.records)
+    writer = RunWriter(database, scenario, 1, workload, station.records)
     writer.begin()
+    return station, writer
+
+
+def test_rows_are_written_while_the_run_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Station, "settled_batch", 1000)
+    station, writer = station_writing_to(tmp_path / "r.sqlite", 2400)
     station.on_settled = writer.write_jobs
     station.start()
     seen = []
@@ -164,12 +170,7 @@ def test_a_finished_database_is_one_file_readable_from_a_read_only_place(tmp_pat
 
 
 def test_an_incomplete_run_reads_back_as_incomplete(tmp_path: Path) -> None:
-    scenario = sim.load_scenario(BASELINE)
-    streams = RandomStreams(1)
-    workload = sample_workload(scenario, 3000, streams)
-    station = Station(scenario, workload, streams)
-    writer = RunWriter(tmp_path / "r.sqlite", scenario, 1, workload, station.records)
-    writer.begin()
+    station, writer = station_writing_to(tmp_path / "r.sqlite", 3000)
     station.start()
     station.run(until=3 * 3600.0)
     settled = [job for job in range(3000) if station.records.status[job] == READY][:500]
