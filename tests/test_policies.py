@@ -241,7 +241,7 @@ class OpensAtTen(SelectPolicy):
 
 
 def serve(env: simpy.Environment, pool: Pool, job: int, log: list[tuple[int, float]]) -> Any:
-    grant = pool.acquire(job)
+    grant = pool.acquire(job, env.now)
     server = grant if isinstance(grant, int) else (yield grant)
     log.append((job, env.now))
     yield env.timeout(1)
@@ -261,8 +261,8 @@ def test_pool_wakes_up_when_the_policy_says_things_change() -> None:
 def test_pool_positions_follow_withdrawals() -> None:
     env = simpy.Environment()
     pool = Pool(env, "execution", 1, Fifo(QueueContext.of(4, entered=[0, 1, 2, 3])), Holdings())
-    assert pool.acquire(0) == 0
-    grants = {job: pool.acquire(job) for job in (1, 2, 3)}
+    assert pool.acquire(0, env.now) == 0
+    grants = {job: pool.acquire(job, env.now) for job in (1, 2, 3)}
     assert [pool.position(j) for j in (0, 1, 2, 3)] == [None, 0, 1, 2]
     pool.cancel(2, grants[2])  # type: ignore[arg-type]
     assert [pool.position(j) for j in (1, 2, 3)] == [0, None, 1]

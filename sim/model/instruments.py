@@ -172,25 +172,26 @@ class Instruments:
                 raise JobFailure("execution", outage_error(self.devices[instrument].name, elapsed)) from None
             raise  # a restart: the pool's shutdown ended the holding
         self.running[instrument] = None
+        now = env.now
         if reset:
             self.log("execution_timeout", job_id, f"instrument {instrument} reset for {reset:g} s")
             self._period(instrument, "timed_out", env.now - run, env.now)
             self._reset(instrument, reset)
         else:
-            pool.release(instrument, Outcome.DONE if error is None else Outcome.FAILED)
+            pool.release(instrument, Outcome.DONE if error is None else Outcome.FAILED, now)
         if error is not None:
             if after_end:
-                records.advance(job_id, EXECUTION_STARTED + 1, env.now)
+                records.advance(job_id, EXECUTION_STARTED + 1, now)
             raise JobFailure("execution", error)
         if self.measure:
             records.measurements[job_id] = self._measurements(job_id)
-        records.advance(job_id, EXECUTION_STARTED + 1, env.now)  # EXECUTION_ENDED
+        records.advance(job_id, EXECUTION_STARTED + 1, now)  # EXECUTION_ENDED
 
     def _acquire(self, job_id: int) -> Generator[simpy.Event, object, int]:
         """An instrument for the job; a job whose calibration set expired is recompiled first (or not)."""
         pool, calibration = self.pool, self.calibration
         while True:
-            grant = pool.acquire(job_id)
+            grant = pool.acquire(job_id, self.env.now)
             instrument = grant if isinstance(grant, int) else (yield from pool.wait(job_id, grant))
             if calibration is None or calibration.is_valid(int(self.records.calibration_set[job_id])):
                 return instrument

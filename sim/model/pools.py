@@ -37,12 +37,10 @@ from typing import ClassVar
 
 import simpy
 
-from sim.model.records import Holdings, Outcome
+from sim.model.records import NOBODY, Holdings, Outcome
 from sim.policies.protocol import SchedulingPolicy
 from sim.policies.ranked import RankedList
 
-NOBODY = -100
-"""The holder of a free server."""
 RESTARTED = -1
 """The value of a claim that a restart cancelled (a granted claim's value is the server index, 0 or more)."""
 
@@ -129,14 +127,18 @@ class Pool:
         """Whether a job that finds a free server and nobody waiting may start without asking the queue."""
         self._bad_choice = on_bad_choice
         self.holdings = holdings
-        self._begin = self.holdings.begin
-        self._close = self.holdings.close
+        self._holder_of = holdings.holder_of
+        self._since = holdings.since
+        self._record = holdings.rows.extend
+        if not self.unlimited:
+            holdings.holder_of.extend([NOBODY] * int(capacity))
+            holdings.since.extend([0.0] * int(capacity))
         self._reset_volatile()
 
     def _reset_volatile(self) -> None:
         """Every server free, nobody waiting, no claims (the state after a restart)."""
         self._free: list[int] = [] if self.unlimited else list(range(int(self.capacity)))
-        self._next_server = 0
+        self._next_server = len(self._holder_of) if self.unlimited else 0
         """With unlimited servers: the index the next new server gets."""
         self._waiting: dict[int, simpy.Event] = {}
         self._claims: dict[int, deque[tuple[int, simpy.Event]]] = {}
@@ -146,47 +148,63 @@ class Pool:
 
     @property
     def idle(self) -> bool:
-        return not self.holdings.open_holder and not self._waiting and not self._claims
+        return self.busy == 0 and not self._waiting and not self._claims
 
     @property
     def busy(self) -> int:
-        return len(self.holdings.open_holder)
+        return len(self._holder_of) - self._holder_of.count(NOBODY)
 
     def holder(self, server: int) -> int:
         """Who holds ``server`` now (``NOBODY`` if free)."""
-        return self.holdings.open_holder.get(server, NOBODY)
+        return self._holder_of[server] if 0 <= server < len(self._holder_of) else NOBODY
 
     def held_since(self, server: int) -> float:
-        return self.holdings.since(server)
+        return self._since[server]
+
+    def _begin(self, server: int, holder: int, now: float) -> None:
+        self._holder_of[server] = holder
+        self._since[server] = now
+
+    def _close(self, server: int, now: float, outcome: int) -> None:
+        self._record((server, self._holder_of[server], self._since[server], now, outcome))
+        self._holder_of[server] = NOBODY
 
     # --- jobs --------------------------------------------------------------------------------------------------
 
-    def acquire(self, job_id: int) -> int | simpy.Event:
-        """A server index now, or an event whose value will be the server index."""
+    def acquire(self, job_id: int, now: float) -> int | simpy.Event:
+        """A server index now (the current simulated time), or an event whose value will be the server index."""
         if self._bypass and not self._waiting:
             if self._free:
                 server = heapq.heappop(self._free)
-                self._begin(server, job_id, self.env.now)
+                self._holder_of[server] = job_id
+                self._since[server] = now
                 return server
             if self.unlimited:
                 server = self._next_server
                 self._next_server = server + 1
-                self._begin(server, job_id, self.env.now)
+                self._holder_of.append(job_id)
+                self._since.append(now)
                 return server
         grant = self.env.event()
         self._waiting[job_id] = grant
-        self._push(job_id, self.env.now)
+        self._push(job_id, now)
         if self._free:
             self._dispatch()
             if grant.triggered:  # the policy chose this very job: no need to wait for the event
                 return int(grant.value)  # type: ignore[arg-type]  # a grant's value is its server index
         return grant
 
-    def release(self, server: int, outcome: int = Outcome.DONE) -> None:
-        """End the holding of ``server`` and pass the server on: to a claim on it first, then to the job the queue
-        picks, else to the free list."""
-        self._close(server, self.env.now, outcome)
-        self._pass_on(server)
+    def release(self, server: int, outcome: int = Outcome.DONE, now: float | None = None) -> None:
+        """End the holding of ``server`` (at ``now``, the current simulated time, which a caller that has it may
+        pass) and pass the server on: to a claim on it first, then to the job the queue picks, else to the free
+        list."""
+        self._record((server, self._holder_of[server], self._since[server], self.env.now if now is None else now,
+                      outcome))
+        self._holder_of[server] = NOBODY
+        if self._claims or self._waiting:
+            self._pass_on(server)
+        else:
+            heapq.heappush(self._free, server)
 
     def _pass_on(self, server: int) -> None:
         now = self.env.now
@@ -280,7 +298,7 @@ class Pool:
         get ``RESTARTED``), the waiting jobs leave the queue (the policy keeps its own accounts) and every server
         is free."""
         now = self.env.now
-        for server in sorted(self.holdings.open_holder):
+        for server in sorted(self.holdings.open()):
             self._close(server, now, Outcome.RESTART)
         for job in self._waiting:
             self.queue.remove(job)

@@ -118,46 +118,46 @@ class HoldingsTable:
                                for name in ("server", "holder", "start", "end", "outcome")))
 
 
+NOBODY = -100
+"""The holder of a free server."""
+
+
 class Holdings:
-    """The holdings of one pool: closed ones as compact columns, open ones per server."""
+    """The holdings of one pool: closed ones as rows of a compact ledger (``rows``: server, holder, start, end,
+    outcome, five floats a holding, in the order they ended), open ones per server (``holder_of[server]``,
+    ``since[server]``; ``NOBODY`` when free). The pool writes them on its hot path, directly: one ``extend`` a
+    holding."""
+
+    COLUMNS = ("server", "holder", "start", "end", "outcome")
 
     def __init__(self) -> None:
-        self.server = array("l")
-        self.holder = array("q")
-        self.start = array("d")
-        self.end = array("d")
-        self.outcome = array("b")
-        self.open_holder: dict[int, int] = {}
+        self.rows = array("d")
+        self.holder_of: list[int] = []
+        self.since: list[float] = []
+
+    def __len__(self) -> int:
+        """How many holdings have ended."""
+        return len(self.rows) // len(self.COLUMNS)
+
+    def closed(self, first: int = 0, stop: int | None = None) -> HoldingsTable:
+        """The ended holdings ``first`` to ``stop`` (default: all), as a table."""
+        ledger = np.frombuffer(self.rows, dtype=np.float64).reshape(-1, len(self.COLUMNS))[first:stop]
+        return HoldingsTable(ledger[:, 0].astype(np.int64), ledger[:, 1].astype(np.int64), ledger[:, 2].copy(),
+                             ledger[:, 3].copy(), ledger[:, 4].astype(np.int64))
+
+    def open(self) -> dict[int, int]:
         """Server -> holder, for the servers held now."""
-        self.open_since: dict[int, float] = {}
-
-    def begin(self, server: int, holder: int, now: float) -> None:
-        self.open_holder[server] = holder
-        self.open_since[server] = now
-
-    def close(self, server: int, now: float, outcome: int) -> int:
-        """End the holding of ``server``; returns its holder."""
-        holder = self.open_holder.pop(server)
-        self.server.append(server)
-        self.holder.append(holder)
-        self.start.append(self.open_since.pop(server))
-        self.end.append(now)
-        self.outcome.append(outcome)
-        return holder
-
-    def since(self, server: int) -> float:
-        return self.open_since[server]
+        return {server: holder for server, holder in enumerate(self.holder_of) if holder != NOBODY}
 
     def table(self, now: float) -> HoldingsTable:
         """Every holding, the open ones as held until ``now``."""
-        open_servers = sorted(self.open_holder)
-        return HoldingsTable(
-            np.array([*self.server, *open_servers], dtype=np.int64),
-            np.array([*self.holder, *(self.open_holder[s] for s in open_servers)], dtype=np.int64),
-            np.array([*self.start, *(self.open_since[s] for s in open_servers)], dtype=np.float64),
-            np.concatenate([np.frombuffer(self.end, dtype=np.float64) if self.end else np.zeros(0),
-                            np.full(len(open_servers), now)]),
-            np.array([*self.outcome, *[Outcome.OPEN] * len(open_servers)], dtype=np.int64))
+        held = self.open()
+        n = len(held)
+        still = HoldingsTable(np.fromiter(held, dtype=np.int64, count=n),
+                              np.fromiter(held.values(), dtype=np.int64, count=n),
+                              np.array([self.since[s] for s in held], dtype=np.float64), np.full(n, now),
+                              np.full(n, Outcome.OPEN, dtype=np.int64))
+        return HoldingsTable.concat([self.closed(), still])
 
 
 class JobRecords:

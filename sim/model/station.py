@@ -353,7 +353,7 @@ class Station:
         failure = stage.failures.get(job_id) if stage.failures else None
         pool = stage.pool if service or stage.fetches_calibration else None
         if pool is not None:
-            grant = pool.acquire(job_id)
+            grant = pool.acquire(job_id, env.now)
             worker = grant if isinstance(grant, int) else (yield from pool.wait(job_id, grant))
         if not started:
             self.records.advance(job_id, stage.start_code, env.now)
@@ -369,13 +369,14 @@ class Station:
                 if pool is not None and interrupt.cause is not Cause.RESTART:  # a restart ended the holding
                     pool.release(worker, Outcome.ABORTED)
                 raise
+        now = env.now
         if pool is not None:
-            pool.release(worker, Outcome.DONE if failure is None else Outcome.FAILED)
+            pool.release(worker, Outcome.DONE if failure is None else Outcome.FAILED, now)
         if failure is not None:
             if failure.after_end:
-                self.records.advance(job_id, stage.start_code + 1, env.now)
+                self.records.advance(job_id, stage.start_code + 1, now)
             raise JobFailure(stage.name, failure.error)
-        self.records.advance(job_id, stage.start_code + 1, env.now)
+        self.records.advance(job_id, stage.start_code + 1, now)
 
     def recompile(self, job_id: int) -> JobProcess:
         """Compile a queued job again against the current calibration set (its set expired while it waited);
@@ -384,7 +385,7 @@ class Station:
         self.event("recompile", job_id, f"set {self.records.calibration_set[job_id]} expired")
         yield from self.calibration.valid_set()
         pool = self.compilation.pool
-        grant = pool.acquire(job_id)
+        grant = pool.acquire(job_id, self.env.now)
         worker = grant if isinstance(grant, int) else (yield from pool.wait(job_id, grant))
         try:
             yield self.env.timeout(self.compilation.service[job_id] + self.calibration.fetch(job_id))
@@ -436,7 +437,7 @@ class Station:
         self.event("restart_begin", None, f"{len(self.live)} job processes lost")
         now = self.env.now
         self._restart_losses = sum(now - pool.held_since(server) for pool in self.pools
-                                   for server, holder in pool.holdings.open_holder.items() if holder >= 0)
+                                   for server, holder in pool.holdings.open().items() if holder >= 0)
         for pool in self.pools:
             pool.shutdown()
         for process in list(self.live.values()):

@@ -19,13 +19,9 @@ columns that cost the simulation almost nothing to copy, turned into rows in the
 from __future__ import annotations
 
 import sqlite3
-from array import array
 from dataclasses import dataclass
 
-import numpy as np
-import numpy.typing as npt
-
-from sim.model.records import Holder, Holdings, HoldingsTable, JobRecords, Outcome
+from sim.model.records import Holder, HoldingsTable, JobRecords, Outcome
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS holdings (
@@ -55,8 +51,8 @@ class HoldingsCursor:
     def take(self) -> HoldingsSlice:
         tables = {}
         for name, holdings in self.records.holdings.items():
-            start, end = self.taken.get(name, 0), len(holdings.end)
-            tables[name] = _closed(holdings, start, end)
+            start, end = self.taken.get(name, 0), len(holdings)
+            tables[name] = holdings.closed(start, end)
             self.taken[name] = end
         return HoldingsSlice(tables)
 
@@ -67,17 +63,6 @@ class HoldingsCursor:
             table = holdings.table(now)
             tables[name] = table.where(table.outcome == Outcome.OPEN)
         return HoldingsSlice(tables)
-
-
-def _closed(holdings: Holdings, start: int, end: int) -> HoldingsTable:
-    def ints(values: array[int]) -> npt.NDArray[np.int64]:
-        return np.array(values[start:end], dtype=np.int64)
-
-    def floats(values: array[float]) -> npt.NDArray[np.float64]:
-        return np.array(values[start:end], dtype=np.float64)
-
-    return HoldingsTable(ints(holdings.server), ints(holdings.holder), floats(holdings.start), floats(holdings.end),
-                         ints(holdings.outcome))
 
 
 def insert_holdings(connection: sqlite3.Connection, run_id: int, part: HoldingsSlice) -> None:
@@ -100,9 +85,5 @@ def read_holdings(connection: sqlite3.Connection, run_id: int, records: JobRecor
                               "WHERE run_id = ? ORDER BY rowid", (run_id,)).fetchall()
     outcome_codes = {name: code for code, name in enumerate(OUTCOME_NAMES)}
     for pool, server, holder, job_id, start, end, outcome in rows:
-        holdings = records.holdings_of(pool)
-        holdings.server.append(server)
-        holdings.holder.append(job_id if holder == "job" else HOLDER_CODES[holder])
-        holdings.start.append(start)
-        holdings.end.append(end)
-        holdings.outcome.append(outcome_codes[outcome])
+        records.holdings_of(pool).rows.extend((server, job_id if holder == "job" else HOLDER_CODES[holder], start, end,
+                                               outcome_codes[outcome]))
