@@ -18,11 +18,12 @@ from hardware_mock.calibration import CalibrationPlan, CalibrationSet
 from hardware_mock.device import GARNET
 from hardware_mock.execution import ExecutionPlan
 from sim.invariants import assert_invariants
-from sim.model.instruments import Instruments
+from sim.model.instruments import Instruments, InstrumentState
 from sim.model.records import Holder, Outcome
 from sim.model.status import JobStatus
 from sim.policies.calibration_aware import CalibrationAware
 from sim.policies.context import QueueContext
+from sim.simulation import observe
 
 ROOT = Path(__file__).resolve().parents[1]
 S = JobStatus
@@ -189,3 +190,16 @@ def test_stage_statistics_count_every_job_that_began_service() -> None:
     assert execution["service"]["max"] == pytest.approx(1e-3)
     assert execution["holdings"] == {"timeout": 300}
     assert np.isfinite(execution["wait"]["mean"])
+
+
+def test_an_instrument_is_down_through_its_outage_whatever_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its state while the service is down and after it comes up (the same scenario as above)."""
+    monkeypatch.setattr(Instruments, "_outage_times", lambda self, instrument: iter([(150.0, 400.0)]))
+    scenario_ = scenario(hardware={"execution_time": 300, "faults": {"mean_time_between_outages": "1d"}},
+                         restarts={"times": [100], "downtime": 100, "policy": "requeue"})
+    seen = {}
+    for t in (50.0, 120.0, 170.0, 250.0, 450.0):
+        station = observe(scenario_, at=t)
+        seen[t] = station.instruments.state(0)
+    assert seen == {50.0: InstrumentState.RUNNING, 120.0: InstrumentState.IDLE, 170.0: InstrumentState.DOWN,
+                    250.0: InstrumentState.DOWN, 450.0: InstrumentState.RUNNING}

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator, Iterator
+from enum import Enum
 
 import numpy as np
 import simpy
@@ -55,6 +56,20 @@ from sim.scenario.scenario import Scenario
 from sim.scenario.streams import RandomStreams
 
 JobProcess = Generator[simpy.Event, object, None]
+
+
+class InstrumentState(Enum):
+    """What an instrument is doing now, read from its holding and the hardware's state: the holdings ledger of
+    the instrument pool is the log of its transitions (``sim.results.timeseries.instrument_states`` turns it
+    into intervals, with ``stopping``, ``timed_out`` and ``service_down`` told apart)."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    """A user job holds it (its run, or finishing the shot batch after an abort)."""
+    CALIBRATING = "calibrating"
+    DOWN = "down"
+    """In an outage (whether the service is up or not)."""
+    RESETTING = "resetting"
 
 
 class Instruments:
@@ -330,6 +345,19 @@ class Instruments:
                 self._period(instrument, "outage", held_from, env.now)
                 self.pool.release(instrument)
             self.log("outage_end", None, f"instrument {instrument}")
+
+    def state(self, instrument: int) -> InstrumentState:
+        """What ``instrument`` is doing now."""
+        holder = self.pool.holder(instrument)
+        if holder >= 0:
+            return InstrumentState.RUNNING
+        if holder == Holder.CALIBRATION:
+            return InstrumentState.CALIBRATING
+        if holder == Holder.RESET:
+            return InstrumentState.RESETTING
+        if holder == Holder.OUTAGE or self.down_until[instrument] > self.env.now:
+            return InstrumentState.DOWN
+        return InstrumentState.IDLE
 
     def came_up(self) -> None:
         """The service is up again: every instrument still in its outage is held by it, before any job."""
