@@ -28,6 +28,12 @@ DEADLINE = 240.0
 MESSAGE = re.compile(r"stationsim: interrupted: run (\d+) kept as incomplete, ([\d,]+) of ([\d,]+) jobs written")
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C as a terminal delivers it: a test session started in the background of a shell script inherits
+    SIGINT ignored (so does every process it starts), and a run that ignores SIGINT rightly goes on."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Run:
     """``stationsim run BASELINE --jobs N --out OUT`` in a process of its own, and its writer process."""
 
@@ -36,7 +42,7 @@ class Run:
         self.database = out / "results.sqlite"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sim", "run", str(BASELINE), "--jobs", str(jobs), "--seed", "3", "--out", str(out)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT, preexec_fn=_as_from_a_terminal)
         self.family: set[int] = {self.process.pid}
 
     def wait_until(self, condition: Callable[[], bool], what: str) -> None:
