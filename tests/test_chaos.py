@@ -155,20 +155,20 @@ def check_example(data: dict[str, Any], trace: list[dict[str, Any]] | None, fold
         assert np.all((status >= READY) | (status == NOT_RECEIVED)), np.unique(status)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                                  HealthCheck.function_scoped_fixture])
+Example = tuple[dict[str, Any], list[dict[str, Any]] | None]
+UNHEALTHY = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=UNHEALTHY)
 @given(example=chaos_scenarios())
-def test_every_fault_at_once_keeps_the_books(example: tuple[dict[str, Any], list[dict[str, Any]] | None],
-                                            tmp_path: Path, wall_clock: None) -> None:
+def test_every_fault_at_once_keeps_the_books(example: Example, tmp_path: Path, wall_clock: None) -> None:
     check_example(*example, tmp_path)
 
 
 @pytest.mark.slow
-@settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                                   HealthCheck.function_scoped_fixture])
+@settings(max_examples=5000, deadline=None, suppress_health_check=UNHEALTHY)
 @given(example=chaos_scenarios())
-def test_every_fault_at_once_keeps_the_books_at_length(example: tuple[dict[str, Any], list[dict[str, Any]] | None],
-                                                      tmp_path: Path, wall_clock: None) -> None:
+def test_every_fault_at_once_keeps_the_books_at_length(example: Example, tmp_path: Path, wall_clock: None) -> None:
     check_example(*example, tmp_path)
 
 
