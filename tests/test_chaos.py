@@ -127,7 +127,10 @@ def run_chaos(data: dict[str, Any]) -> tuple[RunResult | None, str]:
 
 
 @pytest.fixture
-def wall_clock() -> Iterator[None]:
+def wall_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The wall-clock bound; and a no-progress window sized for runs of at most 60 jobs (the default, a million
+    events, is sized for millions of jobs)."""
+    monkeypatch.setattr(Station, "events_per_check", 10_000)
     previous = signal.signal(signal.SIGALRM, _alarm)
     try:
         yield
@@ -185,7 +188,9 @@ from pathlib import Path
 from hypothesis import given, settings, HealthCheck, Phase
 sys.path.insert(0, {tests!r})
 from test_chaos import run_chaos, with_trace
+from sim.model.station import Station
 from sim.testing.strategies import chaos_scenarios
+Station.events_per_check = 10_000
 digest = hashlib.sha256()
 folder = Path(tempfile.mkdtemp())
 @settings(max_examples=40, derandomize=True, database=None, deadline=None, phases=[Phase.generate],

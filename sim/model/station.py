@@ -68,8 +68,6 @@ POST_PROCESSING_STARTED = STAGE_STARTS["post_processing"].code
 
 JobProcess = Generator[simpy.Event, object, None]
 
-EVENTS_PER_CHECK = 200_000
-"""Events between two checks that the station makes progress."""
 STALLED_CHECKS = 5
 """Checks in a row with no job settled, once every job has been submitted, after which the run stops: the
 station is either stuck at one instant or busy only with its own work (recalibrations, outages) for ever."""
@@ -121,6 +119,9 @@ class Station:
 
     settled_batch = 20_000
     """Jobs per batch handed to ``on_settled``: large batches keep the database writes cheap."""
+    events_per_check = 200_000
+    """Events between two checks that the station makes progress (``STALLED_CHECKS`` checks without make a
+    run stop): a million events with no job settling, seconds of computing, is no progress by any measure."""
 
     def __init__(self, scenario: Scenario, workload: Workload, streams: RandomStreams) -> None:
         self.scenario = scenario
@@ -222,7 +223,7 @@ class Station:
             self._step_until(stop)
 
     def _step_until(self, stop: simpy.Event) -> None:
-        """``env.run(until=stop)``, checking every ``EVENTS_PER_CHECK`` events that the station makes progress."""
+        """``env.run(until=stop)``, checking every ``events_per_check`` events that the station makes progress."""
         env = self.env
         assert stop.callbacks is not None
         stop.callbacks.append(StopSimulation.callback)
@@ -231,14 +232,14 @@ class Station:
         stalled, since, last_settled = 0, env.now, self.settled
         try:
             while True:
-                for _ in range(EVENTS_PER_CHECK):
+                for _ in range(self.events_per_check):
                     step()
                 if self.settled != last_settled or env.now <= last_arrival:
                     stalled, since, last_settled = 0, env.now, self.settled
                 else:
                     stalled += 1
                     if stalled >= STALLED_CHECKS:
-                        raise NoProgress(self._stalled(stalled * EVENTS_PER_CHECK, since))
+                        raise NoProgress(self._stalled(stalled * self.events_per_check, since))
                 if math.isinf(env.peek()):
                     raise NoProgress(f"the next event is at t = infinity ({self._unfinished()})")
         except StopSimulation:
