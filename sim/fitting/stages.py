@@ -9,8 +9,8 @@ services are an unbiased sample). Waits are not fitted: they are what the fitted
   services on both estimates the slopes; a slope is kept when it is positive and significant (t > 3.3, p < 0.001)
   and the others are dropped and the regression done again. The fitted slopes are taken off each service and the
   base that remains is fitted by ``sim.fitting.families``; its parameters' standard errors then come from a
-  bootstrap of regression and fit together, so that they include the slopes' uncertainty. Compilation is fitted on circuit jobs only: the model
-  compiles pulse-level jobs in no time.
+  bootstrap of regression and fit together, so that they include the slopes' uncertainty. Compilation is fitted
+  on circuit jobs only: the model compiles pulse-level jobs in no time.
 - **Execution**: the instrument's time is either IQM's timing model, linear in the job's size
   (``job_overhead + sweep points x circuits x (shots x (depth x layer + end_delay) + circuit_overhead)``,
   fitted by non-negative least squares, with a normal residual for its likelihood), or a plain distribution;
