@@ -203,3 +203,13 @@ def test_an_instrument_is_down_through_its_outage_whatever_the_service(monkeypat
         seen[t] = station.instruments.state(0)
     assert seen == {50.0: InstrumentState.RUNNING, 120.0: InstrumentState.IDLE, 170.0: InstrumentState.DOWN,
                     250.0: InstrumentState.DOWN, 450.0: InstrumentState.RUNNING}
+
+
+def test_clients_retrying_through_a_long_downtime_are_not_a_stall() -> None:
+    """Submissions retried every millisecond through 70 s downtimes make millions of events in which no job
+    settles; the station still makes progress once the service is up."""
+    result = sim.simulate(sim.Scenario.from_dict({
+        "run": {"jobs": 34, "seed": 0}, "arrivals": {"rate": "51.88/min"},
+        "restarts": {"policy": "fail", "downtime": "70s", "retry_delay": "0.001s", "mean_time_between": "2min"},
+    }, source="retries"))
+    assert_invariants(result)

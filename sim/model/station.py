@@ -229,13 +229,16 @@ class Station:
         stop.callbacks.append(StopSimulation.callback)
         step = env.step
         last_arrival = float(self.workload.submitted_at[-1]) if len(self.workload) else 0.0
-        stalled, since, last_settled = 0, env.now, self.settled
+        service = self.service
+        stalled, since, last_settled, epoch = 0, env.now, self.settled, service.epoch
         try:
             while True:
                 for _ in range(self.events_per_check):
                     step()
-                if self.settled != last_settled or env.now <= last_arrival:
-                    stalled, since, last_settled = 0, env.now, self.settled
+                # a downtime is no stall: clients retry, and the restart driver watches restarts that repeat
+                if (self.settled != last_settled or env.now <= last_arrival or service.epoch != epoch
+                        or not service.up):
+                    stalled, since, last_settled, epoch = 0, env.now, self.settled, service.epoch
                 else:
                     stalled += 1
                     if stalled >= STALLED_CHECKS:

@@ -164,7 +164,7 @@ def faults(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         restarts: dict[str, Any] = {"policy": draw(st.sampled_from(("fail", "requeue"))),
                                     "downtime": draw(positive_durations(120.0)),
-                                    "retry_delay": draw(positive_durations(60.0))}
+                                    "retry_delay": draw(st.sampled_from(("1s", "5s", "30s")))}
         if draw(st.booleans()):
             restarts["times"] = sorted(draw(st.lists(st.floats(1, 900), min_size=1, max_size=3)))
         else:
@@ -307,7 +307,7 @@ def chaos_faults(draw: st.DrawFn, jobs: int) -> dict[str, Any]:
         }
     restarts: dict[str, Any] = {"policy": draw(st.sampled_from(("fail", "requeue"))),
                                 "downtime": draw(positive_durations(600.0)),
-                                "retry_delay": draw(positive_durations(60.0))}
+                                "retry_delay": draw(st.sampled_from(("1s", "5s", "30s")))}
     if draw(st.booleans()):  # close together: some fall in the downtime of the one before
         restarts["times"] = sorted(draw(st.lists(st.floats(1, 1800), min_size=1, max_size=6)))
     if draw(st.booleans()):
