@@ -90,10 +90,10 @@ def _overlaps(pool: str, table: HoldingsTable) -> list[Violation]:
     order = np.lexsort((table.start, table.server))
     server, start, end = table.server[order], table.start[order], table.end[order]
     same = server[1:] == server[:-1]
-    running_end = end.copy()  # the latest end so far on each server, in start order
-    for i in range(1, len(order)):
-        if same[i - 1]:
-            running_end[i] = max(running_end[i], running_end[i - 1])
+    # the latest end so far on each server, in start order: one running maximum over all servers, each server's
+    # ends lifted above every earlier server's so that the maximum restarts at each server (vectorised)
+    lift = server * (np.max(np.abs(end), initial=0.0) * 2 + 1) if len(end) else end
+    running_end = np.maximum.accumulate(end + lift) - lift
     clash = np.flatnonzero(same & (start[1:] < running_end[:-1] - TOLERANCE)) + 1
     return [Violation("holding_overlap", _job(table, int(order[i])),
                       f"{pool} server {server[i]}: a holding from {start[i]:.9g} s starts before the one before it "
