@@ -197,7 +197,7 @@ def capacity(args: argparse.Namespace) -> int:
     from sim.experiments.replications import write_csv
 
     sweep = _load_sweep(args)
-    search_target(sweep)
+    search_target(sweep.target, sweep.source)
     out = prepare_out(args.out) if args.out else None
     try:
         with _experiment(args) as executor:

@@ -1,193 +1,114 @@
 """The capacity question: the highest load, or the fewest servers, at which a service-level target holds.
 
-A *target* is a metric, a threshold and a confidence level, such as "p95 turnaround below 10 minutes at 95%
-confidence". It *holds* at a point of a sweep when the whole confidence interval of the metric over the
-replications lies on the right side of the threshold: for ``below``, the interval's high end is below it (for
-``above``, its low end is above it). An interval that cannot be estimated (fewer than two values) never holds.
+A *target* (``sim.experiments.target``) is a metric, a threshold and a confidence level, such as "p95
+turnaround below 10 minutes at 95% confidence", or "the chance that a day's p95 turnaround misses 10 minutes
+below 5%". Each probe of the search decides it with the one-sided test at the stated level
+(``sim.experiments.decision``): *holds*, *fails*, or too close to call, in which case the probe gets more
+replications (the next seeds of the same sequence), ``replications`` at a time up to ``max_replications``,
+before it is decided; a probe still undecided then counts as failing (the runs did not show that the target
+holds), and says so.
 
 The search varies one scenario key over a range and assumes the target gets harder as the key grows
-(``find = "max"``: arrival rates, job sizes) or easier (``find = "min"``: workers, instruments). It bisects:
-whole numbers until the answer is bracketed by neighbours, real numbers until the bracket is narrower than
-``tolerance`` times its top. Every probe runs the same replication seeds (common random numbers), which makes
-neighbouring probes comparable. A sweep file gives the target as a table::
+(``find = "max"``: arrival rates, job sizes) or easier (``find = "min"``: workers, instruments). It probes
+both ends of the range, then bisects between the best value known to hold and the nearest known to fail:
+whole numbers until they are neighbours, real numbers until the bracket is narrower than ``tolerance`` times
+its top. Every probe lies strictly inside the current bracket, so the probes stay consistent with the assumed
+order: every value easier than one that holds was found to hold, every harder one than a failure was found
+to fail. The answer comes with its evidence: the value that holds and the nearest that fails, with the
+estimate, the one-sided bound and the replications at each; every probe is kept.
 
-    [target]
-    metric = "turnaround.p95"          # any metric name of the tidy table
-    below = "15min"                    # or above = ...; a number, or a duration with a unit
-    confidence = 0.95                  # default: the sweep's
-    search = "arrivals.rate"           # the key to search (stationsim capacity)
-    range = ["100/h", "1500/h"]        # its lowest and highest values: numbers, rates or durations
-    find = "max"                       # "max": the highest value that holds; "min": the lowest
-    tolerance = 0.01                   # real-valued keys: stop when the bracket is this narrow (relative)
-
-``stationsim capacity SWEEP.toml`` searches once for every combination of the sweep's other factors;
-``stationsim sweep`` also reads the answer off its grid when the searched key is one of the factors.
+Every probe of a search runs the same replication seeds (common random numbers), which makes neighbouring
+probes comparable. ``stationsim capacity SWEEP.toml`` searches once for every combination of the sweep's
+other factors; ``stationsim sweep`` also reads the answer off its grid when the searched key is a factor.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from sim.experiments.replications import (
-    COUNTED_BY_KEY,
-    Metrics,
-    RunSpec,
-    format_metric,
-    interval,
-    metric_values,
-    run_replication,
+from sim.experiments.decision import Evidence, Sequential, decide_mean, decide_miss
+from sim.experiments.replications import Metrics, RunSpec, format_metric, metric_values, run_replication
+from sim.experiments.target import (
+    Find,
+    Target,
+    confidence_level,
+    format_share,
+    numeric,
+    parse_target,
+    search_target,
 )
-from sim.scenario.config import ScenarioError, Table
-from sim.scenario.units import SECONDS_PER_UNIT, format_seconds, parse_duration, parse_rate
+from sim.scenario.streams import replication_seeds
 
 if TYPE_CHECKING:
-    from sim.experiments.confidence import Interval
     from sim.experiments.sweeps import Sweep
     from sim.scenario.scenario import Scenario
 
-Find = Literal["max", "min"]
+__all__ = ["CapacityAnswer", "Find", "Probe", "Target", "bisection", "confidence_level", "decide",
+           "find_capacity", "grid_answers", "numeric", "parse_target", "run_search", "search_target"]
+
+BUDGET_FACTOR = 3
+"""Without ``max_replications``, a probe may get up to this many times the sweep's replications."""
 
 
-def numeric(value: object) -> float:
-    """A factor value as a number for ordering and bisection: rates per second, durations in seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a number, a rate or a duration, got {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        if value.strip() == "inf":
-            return math.inf
-        return parse_rate(value) if "/" in value else parse_duration(value)
-    raise ValueError(f"expected a number, a rate or a duration, got {value!r}")
+def decide(target: Target, runs: Sequence[Mapping[str, float]], level: float) -> Evidence:
+    """What the runs at one probe say about the target, tested one-sided at ``level``."""
+    if target.per is None:
+        return decide_mean(metric_values(runs, target.metric), target.threshold, target.below, level)
+    period = target.period_target()
+    assert period is not None
+    periods = sum(int(run.get(f"{period.prefix}.periods", 0.0)) for run in runs)
+    misses = sum(int(run.get(f"{period.prefix}.misses", 0.0)) for run in runs)
+    return decide_miss(misses, periods, len(runs), target.miss_probability or 0.0, level)
 
 
-def _unit(value: object) -> str:
-    """How to write values of the searched key: ``/h`` for rates given per hour, ``s`` for durations, ``int``
-    for whole numbers, ``""`` for other numbers."""
-    if isinstance(value, str):
-        return "/" + value.partition("/")[2].strip() if "/" in value else "s"
-    return "int" if isinstance(value, int) else ""
-
-
-@dataclass(frozen=True)
-class Target:
-    """A service-level target, and optionally the key and range over which to search for it."""
-
-    metric: str
-    threshold: float
-    below: bool = True
-    level: float = 0.95
-    search: str | None = None
-    low: float = math.nan
-    high: float = math.nan
-    unit: str = ""
-    """How the searched key's values are written (see ``_unit``)."""
-    find: Find = "max"
-    tolerance: float = 0.01
-
-    def holds(self, estimate: Interval) -> bool:
-        if self.below:
-            return estimate.high < self.threshold
-        return estimate.low > self.threshold
-
-    def scenario_value(self, value: float) -> Any:
-        """The searched key's value as the scenario takes it (rates per second, durations in seconds)."""
-        return int(value) if self.unit == "int" else value
-
-    def format_value(self, value: float) -> str:
-        if self.unit == "int":
-            return str(int(value))
-        if self.unit == "s":
-            return format_seconds(value)
-        if self.unit.startswith("/"):
-            return f"{value * SECONDS_PER_UNIT[self.unit[1:]]:.4g}{self.unit}"
-        return f"{value:.4g}"
-
-    def __str__(self) -> str:
-        side = "<" if self.below else ">"
-        return f"{self.metric} {side} {format_metric(self.metric, self.threshold)} at {self.level:.0%} confidence"
-
-    def check_metric(self, metrics: Mapping[str, float], source: str) -> None:
-        """Raise ``ScenarioError`` unless the runs have the target's metric (checked on the first run)."""
-        if self.metric in metrics or self.metric.startswith(COUNTED_BY_KEY):
-            return
-        close = difflib.get_close_matches(self.metric, list(metrics), n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else " (see the metric column of the sweep table)"
-        raise ScenarioError(source, "target.metric", f"no metric {self.metric!r}{hint}")
-
-
-def parse_target(table: Table, level: float) -> Target:
-    """The ``[target]`` table of a sweep file (``level``: the sweep's confidence, the default)."""
-    allowed = ("metric", "below", "above", "confidence", "search", "range", "find", "tolerance")
-    for key in table.data:
-        if key not in allowed:
-            raise table.error(key, f"unknown key; expected one of {', '.join(allowed)}")
-    if "metric" not in table.data or not isinstance(table.data["metric"], str) or not table.data["metric"]:
-        raise table.error("metric", "expected the name of a metric, such as \"turnaround.p95\"")
-    if ("below" in table.data) == ("above" in table.data):
-        raise table.error("below", "give exactly one of below or above (the threshold)")
-    side = "below" if "below" in table.data else "above"
-    threshold = table.parse(side, _threshold)
-    confidence = table.parse("confidence", confidence_level) if "confidence" in table.data else level
-    search: dict[str, Any] = {}
-    if "search" in table.data or "range" in table.data:
-        search = _search(table)
-    return Target(table.data["metric"], threshold, side == "below", confidence, **search)
-
-
-def _threshold(value: object) -> float:
-    number = parse_duration(value) if isinstance(value, str) else value
-    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
-        raise ValueError(f"expected a number or a duration such as \"10min\", got {value!r}")
-    return float(number)
-
-
-def confidence_level(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise ValueError(f"expected a confidence level between 0 and 1, such as 0.95, got {value!r}")
-    return float(value)
-
-
-def _search(table: Table) -> dict[str, Any]:
-    key = table.data.get("search")
-    if not isinstance(key, str) or not key:
-        raise table.error("search", "expected the dotted scenario key to search, such as \"arrivals.rate\"")
-    ends = table.data.get("range")
-    if not isinstance(ends, list) or len(ends) != 2:
-        raise table.error("range", f"expected [lowest, highest] values of {key}, got {ends!r}")
-    try:
-        low, high = (numeric(v) for v in ends)
-    except ValueError as error:
-        raise table.error("range", str(error)) from None
-    if not low < high:
-        raise table.error("range", f"expected the lowest value first, then a higher one, got {ends!r}")
-    units = {_unit(v) for v in ends}
-    if len(units) != 1:
-        raise table.error("range", f"expected both ends in the same kind and unit, got {ends!r}")
-    find = table.data.get("find", "max")
-    if find not in ("max", "min"):
-        raise table.error("find", f"expected \"max\" (the highest value that holds) or \"min\", got {find!r}")
-    tolerance = table.data.get("tolerance", 0.01)
-    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not 0 < tolerance < 1:
-        raise table.error("tolerance", f"expected a share between 0 and 1, such as 0.01, got {tolerance!r}")
-    return {"search": key, "low": low, "high": high, "unit": units.pop(), "find": find,
-            "tolerance": float(tolerance)}
+def budget(target: Target, replications: int) -> Sequential:
+    """How a probe's replications grow: ``replications`` at a time, up to the target's ``max_replications``."""
+    most = target.max_replications or BUDGET_FACTOR * replications
+    return Sequential(replications, max(most, replications))
 
 
 # --- the search ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Probe:
-    """The metric's interval at one value of the searched key."""
+    """The verdict at one value of the searched key, with its evidence and the looks it took."""
 
     value: float
-    estimate: Interval
-    holds: bool
+    evidence: Evidence
+    looks: int = 1
+
+    @property
+    def holds(self) -> bool:
+        return self.evidence.verdict == "holds"
+
+
+def _bound(target: Target, probe: Probe, which: str) -> str:
+    """``upper 98.3% bound 9.6min`` for the side that decides: the upper bound for a target below a threshold
+    that holds (or the lower one that shows it fails)."""
+    e = probe.evidence
+    value = e.high if which == "upper" else e.low
+    shown = format_share(value) if target.on_misses else format_metric(target.metric, value)
+    return f"one-sided {which} {100 * e.level:.3g}% bound {shown}"
+
+
+def describe_probe(target: Target, probe: Probe) -> str:
+    """One probe for people: ``620/h: turnaround.p95 = 7.9min, upper 98.3% bound 9.6min < 10min (10 runs)``."""
+    e = probe.evidence
+    holds_side = "upper" if target.below else "lower"
+    which = holds_side if probe.holds else ("lower" if target.below else "upper")
+    if probe.evidence.verdict == "undecided":
+        which = holds_side
+    if target.on_misses:
+        what = f"{e.misses:,} of {e.periods:,} periods missed ({format_share(e.estimate) if e.periods else '-'})"
+    else:
+        what = f"{target.metric} = {format_metric(target.metric, e.estimate)}"
+    verdict = {"holds": "holds", "fails": "fails",
+               "undecided": f"undecided after {e.n} runs, counted as failing"}[e.verdict]
+    return f"{target.format_value(probe.value)}: {what}, {_bound(target, probe, which)}, {e.n} runs: {verdict}"
 
 
 @dataclass(frozen=True)
@@ -202,6 +123,8 @@ class CapacityAnswer:
     holds_at: Probe | None
     fails_at: Probe | None
     probes: tuple[Probe, ...]
+    looks: int = 1
+    """The most looks a probe could have (the test's level is split over them)."""
 
     @property
     def status(self) -> str:
@@ -209,48 +132,63 @@ class CapacityAnswer:
             return "fails across the range"
         return "holds across the range" if self.fails_at is None else "found"
 
+    @property
+    def runs(self) -> int:
+        return sum(p.evidence.n for p in self.probes)
+
     def describe(self) -> str:
         t = self.target
         where = ", ".join(f"{k} = {v}" for k, v in self.context.items())
         head = (f"{'highest' if t.find == 'max' else 'lowest'} {t.search} at which {t}"
                 + (f", with {where}" if where else "") + ":")
         lines = [head]
-        if self.holds_at is not None:
-            lines.append(f"  answer: {t.format_value(self.holds_at.value)}"
-                         + (" (the end of the range: the target holds across it)" if self.fails_at is None else ""))
+        if self.holds_at is not None and self.fails_at is not None:
+            lines.append(f"  answer: {t.format_value(self.holds_at.value)} (it holds there and fails at "
+                         f"{t.format_value(self.fails_at.value)})")
+        elif self.holds_at is not None:
+            lines.append(f"  answer: at least {t.format_value(self.holds_at.value)}: the target holds across the "
+                         f"range, up to its {'top' if t.find == 'max' else 'bottom'}; widen the range to find "
+                         "where it fails")
         else:
-            easiest = t.format_value(self.probes[0].value)
+            easiest = t.format_value(t.low if t.find == "max" else t.high)
             lines.append(f"  answer: none; the target fails even at {t.search} = {easiest}")
-        for label, probe in (("holds", self.holds_at), ("fails", self.fails_at)):
+        for label, probe in (("holds at", self.holds_at), ("fails at", self.fails_at)):
             if probe is not None:
-                e = probe.estimate
-                lines.append(f"  {label} at {t.format_value(probe.value)}: {t.metric} = "
-                             f"{format_metric(t.metric, e.mean)} +- {format_metric(t.metric, e.half_width)} "
-                             f"[{format_metric(t.metric, e.low)}, {format_metric(t.metric, e.high)}], n={e.n}")
-        lines.append(f"  ({len(self.probes)} probes)")
+                lines.append(f"  {label} {describe_probe(t, probe)}")
+        each = 100 - 100 * (1 - t.level) / self.looks
+        split = (f"; each of up to {self.looks} looks at a probe tested at {each:.3g}%, so that a probe errs at "
+                 f"most {1 - t.level:.0%}") if self.looks > 1 else ""
+        lines.append(f"  ({len(self.probes)} probes, {self.runs:,} runs{split})")
         return "\n".join(lines)
 
     def probe_rows(self) -> list[dict[str, Any]]:
         """One row per probe, in the order the search made them: the other factors, the searched value, the
-        metric's interval there and whether the target held."""
+        estimate and its one-sided bounds there, the runs (and periods) and the verdict."""
         t = self.target
+        role = {id(self.holds_at): "answer", id(self.fails_at): "nearest failing"}
         return [{**self.context, str(t.search): t.format_value(p.value), "value": p.value, "metric": t.metric,
-                 "mean": p.estimate.mean, "half_width": p.estimate.half_width, "low": p.estimate.low,
-                 "high": p.estimate.high, "n": p.estimate.n, "holds": p.holds} for p in self.probes]
+                 "estimate": p.evidence.estimate, "low": p.evidence.low, "high": p.evidence.high,
+                 "bound_level": p.evidence.level, "n": p.evidence.n, "periods": p.evidence.periods,
+                 "misses": p.evidence.misses, "looks": p.looks, "verdict": p.evidence.verdict,
+                 "holds": p.holds, "role": role.get(id(p), "")} for p in self.probes]
 
     def row(self) -> dict[str, Any]:
-        """A row of the capacity table (``answer_value`` and ``fails_at_value`` in the scenario's units: per
-        second for rates, seconds for durations)."""
+        """A row of the capacity table: the answer, and the evidence on both sides of it (``answer_value`` and
+        ``fails_at_value`` in the scenario's units: per second for rates, seconds for durations)."""
         t = self.target
-        probe = self.holds_at
-        estimate = probe.estimate if probe else interval([], t.level)
-        return {**self.context, "search": t.search, "find": t.find, "metric": t.metric,
-                "threshold": t.threshold, "side": "below" if t.below else "above", "confidence": t.level,
-                "status": self.status, "answer": None if probe is None else t.format_value(probe.value),
-                "answer_value": None if probe is None else probe.value,
-                "fails_at_value": None if self.fails_at is None else self.fails_at.value,
-                "mean": estimate.mean, "half_width": estimate.half_width, "low": estimate.low,
-                "high": estimate.high, "n": estimate.n, "probes": len(self.probes)}
+        row: dict[str, Any] = {
+            **self.context, "search": t.search, "find": t.find, "metric": t.metric, "threshold": t.threshold,
+            "side": "below" if t.below else "above", "per": t.per, "miss_probability": t.miss_probability,
+            "confidence": t.level, "status": self.status,
+            "answer": None if self.holds_at is None else t.format_value(self.holds_at.value),
+            "answer_value": None if self.holds_at is None else self.holds_at.value,
+            "fails_at": None if self.fails_at is None else t.format_value(self.fails_at.value),
+            "fails_at_value": None if self.fails_at is None else self.fails_at.value}
+        for side, probe in (("holds", self.holds_at), ("fails", self.fails_at)):
+            e = probe.evidence if probe is not None else None
+            row |= {f"{side}_estimate": e.estimate if e else None, f"{side}_low": e.low if e else None,
+                    f"{side}_high": e.high if e else None, f"{side}_n": e.n if e else None}
+        return row | {"probes": len(self.probes), "runs": self.runs}
 
 
 Bracket = tuple[float | None, float | None]
@@ -279,19 +217,52 @@ def _converged(target: Target, good: float, bad: float) -> bool:
     return abs(good - bad) <= target.tolerance * max(abs(good), abs(bad))
 
 
-def search_contexts(sweep: Sweep, target: Target) -> list[dict[str, Any]]:
-    """The combinations of the sweep's factors other than the searched key (one search each)."""
-    return sweep.points(exclude=target.search)
+Request = tuple[int, float, int]
+"""One run a search needs: (search number, value of the searched key, seed)."""
+RunBatch = Callable[[Sequence[Request]], list[Metrics]]
+"""Runs a batch of requests (in one go, on any executor) and returns their metrics in the same order."""
 
 
-def search_target(sweep: Sweep) -> Target:
-    """The sweep's target, which must name a key and range to search (raises ``ScenarioError``)."""
-    target = sweep.target
-    if target is None:
-        raise ScenarioError(sweep.source, "target", "no [target] table: give metric, below, search and range")
-    if target.search is None:
-        raise ScenarioError(sweep.source, "target.search", "missing; the capacity search needs search and range")
-    return target
+def run_search(target: Target, searches: int, seeds: Sequence[int], sequential: Sequential,
+               run_batch: RunBatch) -> list[tuple[list[Probe], Bracket]]:
+    """Run ``searches`` bisections of ``target`` side by side: each round runs every open probe's next
+    replications as one batch (``seeds``: at least ``sequential.budget`` of them, the same for every probe),
+    decides the probes that can be decided and moves their searches on. Returns each search's probes (in the
+    order it made them) and its bracket."""
+    if len(seeds) < sequential.budget:
+        raise ValueError(f"expected {sequential.budget} seeds, got {len(seeds)}")
+    level = sequential.look_level(target.level)
+    generators = [bisection(target) for _ in range(searches)]
+    asked: dict[int, tuple[float, ...]] = {i: next(g) for i, g in enumerate(generators)}
+    runs: dict[tuple[int, float], list[Metrics]] = {(i, v): [] for i, values in asked.items() for v in values}
+    decided: dict[tuple[int, float], Probe] = {}
+    probes: list[list[Probe]] = [[] for _ in range(searches)]
+    brackets: list[Bracket] = [(None, None)] * searches
+    while runs:
+        requests = [(i, v, seeds[k]) for (i, v), done in runs.items()
+                    for k in range(len(done), sequential.next_size(len(done)))]
+        for (i, v, _), metrics in zip(requests, run_batch(requests), strict=True):
+            runs[(i, v)].append(metrics)
+        for (i, v), done in list(runs.items()):
+            evidence = decide(target, done, level)
+            if evidence.verdict != "undecided" or len(done) >= sequential.budget:
+                looks = math.ceil(len(done) / sequential.step)
+                decided[(i, v)] = probe = Probe(v, evidence, looks)
+                probes[i].append(probe)
+                del runs[(i, v)]
+        for i in list(asked):
+            if any((i, v) not in decided for v in asked[i]):
+                continue
+            try:
+                asked[i] = generators[i].send(tuple(decided[(i, v)].holds for v in asked[i]))
+            except StopIteration as done:
+                brackets[i] = done.value
+                del asked[i]
+                continue
+            for v in asked[i]:
+                if (i, v) not in decided:  # bisection never asks twice; a repeat would reuse the verdict
+                    runs[(i, v)] = []
+    return [(found, bracket) for found, bracket in zip(probes, brackets, strict=True)]
 
 
 def find_capacity(sweep: Sweep, executor: Executor | None = None, *, progress: bool = False) -> list[CapacityAnswer]:
@@ -300,77 +271,82 @@ def find_capacity(sweep: Sweep, executor: Executor | None = None, *, progress: b
     at both ends of the range is validated before anything runs."""
     from sim.experiments.executors import run_tasks
 
-    target = search_target(sweep)
+    target = search_target(sweep.target, sweep.source)
     sweep.check()  # every scenario at both ends of the range, before anything runs
     key = str(target.search)
-    contexts = search_contexts(sweep, target)
+    contexts = sweep.points(exclude=key)
+    sequential = budget(target, sweep.replications)
+    seeds = replication_seeds(sweep.seed, sequential.budget)  # the sweep's seeds, then the next ones
+    periods = (target.period_target(),) if target.per is not None else ()
+    rounds = [0]
 
     def scenario(context: dict[str, Any], value: float) -> Scenario:
         return sweep.scenario_for({**context, key: target.scenario_value(value)}, where="target.search")
 
-    seeds = sweep.seeds()
-    searches = [bisection(target) for _ in contexts]
-    probes: list[list[Probe]] = [[] for _ in contexts]
-    brackets: list[Bracket] = [(None, None)] * len(contexts)
-    pending = {i: next(search) for i, search in enumerate(searches)}
-    round_number = 0
-    while pending:
-        round_number += 1
-        batch = [(i, value) for i, values in pending.items() for value in values]
-        specs = [RunSpec.of(scenario(contexts[i], value), seed, sweep.jobs, sweep.warmup)
-                 for i, value in batch for seed in seeds]
+    def run_batch(requests: Sequence[Request]) -> list[Metrics]:
+        rounds[0] += 1
+        specs = [RunSpec.of(scenario(contexts[i], value), seed, sweep.jobs, sweep.warmup,
+                            tuple(p for p in periods if p is not None)) for i, value, seed in requests]
         runs = run_tasks(run_replication, specs, executor, progress=progress,
-                         description=f"capacity search, round {round_number}")
-        if round_number == 1:
+                         description=f"capacity search, round {rounds[0]}")
+        if rounds[0] == 1 and runs:
             target.check_metric(runs[0], sweep.source)
-        outcome: dict[int, list[bool]] = {}
-        for k, (i, value) in enumerate(batch):
-            estimate = interval(metric_values(runs[k * len(seeds):(k + 1) * len(seeds)], target.metric),
-                                target.level)
-            probes[i].append(Probe(value, estimate, target.holds(estimate)))
-            outcome.setdefault(i, []).append(target.holds(estimate))
-        pending = {}
-        for i, holds in outcome.items():
-            try:
-                pending[i] = searches[i].send(tuple(holds))
-            except StopIteration as done:
-                brackets[i] = done.value
-    return [_answer(target, context, found, bracket)
-            for context, found, bracket in zip(contexts, probes, brackets, strict=True)]
+        return runs
+
+    outcomes = run_search(target, len(contexts), seeds, sequential, run_batch)
+    return [_answer(target, context, found, bracket, sequential.looks)
+            for context, (found, bracket) in zip(contexts, outcomes, strict=True)]
 
 
-def _answer(target: Target, context: dict[str, Any], probes: Sequence[Probe], bracket: Bracket) -> CapacityAnswer:
+def _answer(target: Target, context: dict[str, Any], probes: Sequence[Probe], bracket: Bracket,
+            looks: int) -> CapacityAnswer:
     good, bad = bracket
     by_value = {p.value: p for p in probes}
     return CapacityAnswer(target, context, good, by_value.get(good) if good is not None else None,
-                          by_value.get(bad) if bad is not None else None, tuple(probes))
+                          by_value.get(bad) if bad is not None else None, tuple(probes), looks)
 
 
 def grid_answers(target: Target, points: Sequence[Mapping[str, Any]], runs: Sequence[Sequence[Metrics]]) -> list[str]:
-    """The target read off a sweep's grid: for each combination of the other factors, the best level of the
-    searched factor at which it holds (empty when the searched key is not a factor)."""
+    """The target read off a sweep's grid (each point tested one-sided at the target's level with its runs,
+    no more): for each combination of the other factors, the best level of the searched factor at which it
+    holds, and whether that is where it stops holding or only the end of the grid (empty when the searched
+    key is not a factor)."""
     if target.search is None or not points or target.search not in points[0]:
         return []
-    groups: dict[tuple[tuple[str, Any], ...], list[tuple[float, Any, Interval]]] = {}
+    groups: dict[tuple[tuple[str, Any], ...], list[tuple[float, Any, Evidence]]] = {}
     for point, point_runs in zip(points, runs, strict=True):
         context = tuple((k, v) for k, v in point.items() if k != target.search)
         level = point[target.search]
-        estimate = interval(metric_values(point_runs, target.metric), target.level)
         try:
             position = numeric(level)
         except ValueError:  # levels that are not numbers have no order to read an answer off
             return []
-        groups.setdefault(context, []).append((position, level, estimate))
-    lines = []
-    for context, levels in groups.items():
-        holding = [(x, level, e) for x, level, e in levels if target.holds(e)]
-        where = ", ".join(f"{k} = {v}" for k, v in context) or "the grid"
-        if not holding:
-            lines.append(f"{where}: the target fails at every level of {target.search}")
-            continue
-        best = max if target.find == "max" else min
-        _, level, e = best(holding, key=lambda h: h[0])
-        lines.append(f"{where}: {'highest' if target.find == 'max' else 'lowest'} {target.search} that holds: "
-                     f"{level} ({target.metric} = {format_metric(target.metric, e.mean)} +- "
-                     f"{format_metric(target.metric, e.half_width)})")
-    return lines
+        groups.setdefault(context, []).append((position, level, decide(target, point_runs, target.level)))
+    return [_grid_line(target, context, levels) for context, levels in groups.items()]
+
+
+def _grid_line(target: Target, context: tuple[tuple[str, Any], ...],
+               levels: list[tuple[float, Any, Evidence]]) -> str:
+    where = ", ".join(f"{k} = {v}" for k, v in context) or "the grid"
+    levels = sorted(levels, key=lambda item: item[0], reverse=target.find == "min")  # easiest first
+    holding = [item for item in levels if item[2].verdict == "holds"]
+    if not holding:
+        return f"{where}: the target does not hold at any level of {target.search}"
+    # the best level that holds with every easier level holding too (monotone), and the next one
+    prefix = 0
+    while prefix < len(levels) and levels[prefix][2].verdict == "holds":
+        prefix += 1
+    if prefix == 0:
+        return (f"{where}: the target does not hold at the easiest level, {levels[0][1]}, though it does at a "
+                "harder one: the grid is too noisy to read (use stationsim capacity)")
+    _, best, evidence = levels[prefix - 1]
+    direction = "up to" if target.find == "max" else "down to"
+    shown = (format_share(evidence.estimate) if target.on_misses
+             else format_metric(target.metric, evidence.estimate))
+    if prefix == len(levels):
+        return (f"{where}: holds at every level of the grid, {direction} {best} ({target.metric} {shown}); the "
+                "grid does not reach where it stops holding")
+    after = levels[prefix]
+    state = "fails" if after[2].verdict == "fails" else "is not shown to hold"
+    return (f"{where}: holds {direction} {best} ({target.metric} {shown}) and {state} at {after[1]}; the "
+            "capacity lies between (stationsim capacity narrows it down)")

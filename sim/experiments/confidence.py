@@ -28,7 +28,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats  # type: ignore[import-untyped]  # scipy ships no type stubs; scipy-stubs is not a dependency
+from scipy import stats  # type: ignore[import-untyped, unused-ignore]  # scipy ships no type stubs; scipy-stubs is not a dependency
 
 NanPolicy = Literal["propagate", "omit", "raise"]
 

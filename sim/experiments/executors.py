@@ -165,7 +165,7 @@ def run_tasks(fn: Callable[[T], R], tasks: Sequence[T], executor: Executor | Non
     """``[fn(task) for task in tasks]`` on ``executor`` (default: in this process), with a progress bar and
     ETA when ``progress``. ``check`` sees each result as it arrives and may raise. The first task to fail (or
     result to fail its check) cancels the rest and raises its error."""
-    from tqdm import tqdm  # type: ignore[import-untyped]  # types-tqdm is not a dependency; imported when used
+    from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]  # types-tqdm is not a dependency; imported when used
 
     with tqdm(total=len(tasks), desc=description, unit="run", disable=not progress, file=sys.stderr,
               dynamic_ncols=True) as bar:

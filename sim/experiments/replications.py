@@ -47,6 +47,40 @@ COUNTED_BY_KEY = ("failed_by_stage.", "events.")
 TABLE_COLUMNS = ("metric", "mean", "half_width", "low", "high", "n")
 
 
+@dataclass(frozen=True)
+class PeriodTarget:
+    """A per-period count each run makes for a miss-probability target: of the whole ``period``s of the run
+    (seconds, such as a day), how many had ``metric`` (of the jobs submitted in them) on the wrong side of
+    ``threshold`` (``below``: at or above it is a miss)."""
+
+    metric: str
+    period: float
+    threshold: float
+    below: bool = True
+
+    @property
+    def prefix(self) -> str:
+        """The metrics' names: ``per_1d.turnaround.p95`` then ``.periods``, ``.misses``, ``.worst``."""
+        return f"per_{period_label(self.period)}.{self.metric}"
+
+    def counts(self, values: np.ndarray) -> Metrics:
+        """The run's figures from its periods' values (a period without a value, such as a day without
+        jobs, is not counted)."""
+        kept = values[~np.isnan(values)]
+        missed = kept >= self.threshold if self.below else kept <= self.threshold
+        worst = (kept.max() if self.below else kept.min()) if kept.size else math.nan
+        return {f"{self.prefix}.periods": float(kept.size), f"{self.prefix}.misses": float(missed.sum()),
+                f"{self.prefix}.worst": float(worst)}
+
+
+def period_label(seconds: float) -> str:
+    """A period in a metric's name: ``1h``, ``1d``, ``1w``, ``12h``, ``90s``."""
+    for unit, scale in (("w", 604800.0), ("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= scale and (seconds / scale).is_integer():
+            return f"{seconds / scale:g}{unit}"
+    return f"{seconds:g}s"
+
+
 class ExperimentError(ValueError):
     """An experiment that cannot be run as asked (a warm-up that deletes every job, too few replications)."""
 
@@ -94,17 +128,28 @@ class RunSpec:
     jobs: int | None = None
     """Jobs to submit (None: the scenario's ``run.jobs``)."""
     warmup: Warmup = Warmup()
+    periods: tuple[PeriodTarget, ...] = ()
+    """Per-period counts to add to the metrics (miss-probability targets)."""
 
     @classmethod
-    def of(cls, scenario: Scenario, seed: int, jobs: int | None = None, warmup: Warmup = Warmup()) -> RunSpec:
-        return cls(dict(scenario.raw), scenario.source, scenario.name, seed, jobs, warmup)
+    def of(cls, scenario: Scenario, seed: int, jobs: int | None = None, warmup: Warmup = Warmup(),
+           periods: tuple[PeriodTarget, ...] = ()) -> RunSpec:
+        return cls(dict(scenario.raw), scenario.source, scenario.name, seed, jobs, warmup, periods)
 
 
 def run_replication(spec: RunSpec) -> Metrics:
-    """Run one replication and return its metrics after the warm-up (the task that executors run)."""
+    """Run one replication and return its metrics after the warm-up (the task that executors run), with the
+    per-period counts that ``spec.periods`` asks for."""
     scenario = Scenario.from_dict(spec.scenario, source=spec.source, name=spec.name)
     result = simulate(scenario, seed=spec.seed, jobs=spec.jobs)
-    return flatten_summary(summarize(result, warmup=spec.warmup.start(result.workload.submitted_at)))
+    start = spec.warmup.start(result.workload.submitted_at)
+    metrics = flatten_summary(summarize(result, warmup=start))
+    if spec.periods:
+        from sim.results.periods import period_values
+
+        for period in spec.periods:
+            metrics |= period.counts(period_values(result, period.metric, period.period, since=start))
+    return metrics
 
 
 def flatten_summary(summary: Mapping[str, Any], prefix: str = "") -> Metrics:
@@ -133,14 +178,22 @@ def metric_values(runs: Sequence[Mapping[str, float]], name: str) -> list[float]
     return [run.get(name, missing) for run in runs]
 
 
+ROUNDING = 1e-9
+"""Values of every run that differ by less than this share of their size are one value computed in different
+orders (a share that is 1 by construction, summed from parts): their interval is that value, of width 0."""
+
+
 def interval(values: Sequence[float], level: float = 0.95) -> Interval:
     """The t interval over replications, with NaN values left out (``n`` counts the rest); identical values
-    (infinite servers, say) have a half-width of zero."""
+    (infinite servers, a share that is 1 by construction) have a half-width of zero."""
     from sim.experiments.confidence import Interval, t_interval  # scipy: imported when needed, not by every command
 
     finite = [v for v in values if not math.isnan(v)]
     if len(finite) >= 2 and all(v == finite[0] for v in finite):
         return Interval(finite[0], 0.0, len(finite), level)
+    if len(finite) >= 2 and all(math.isfinite(v) for v in finite) and (
+            max(finite) - min(finite) <= ROUNDING * max(abs(v) for v in finite)):
+        return Interval(clean(math.fsum(finite) / len(finite)), 0.0, len(finite), level)
     return t_interval(finite, level) if finite else Interval(math.nan, math.nan, 0, level)
 
 
@@ -153,14 +206,41 @@ def intervals(runs: Sequence[Mapping[str, float]], level: float = 0.95,
 def is_duration(metric: str) -> bool:
     """Whether a metric is a time in seconds (waits, services, turnaround, the run's simulated time)."""
     parts = metric.split(".")
+    if parts[-1] in ("periods", "misses", "count", "completed", "miss_share") or parts[0] == "jobs":
+        return False
     return bool({"wait", "service", "turnaround"} & set(parts)) or metric in ("sim_time", "lost_work")
 
 
+def is_share(metric: str) -> bool:
+    """Whether a metric is a share of time or of periods (utilisation, instrument time, availability), which
+    people read as a percentage."""
+    parts = metric.split(".")
+    return (parts[-1] in ("utilisation", "miss_share") or parts[0] in ("instrument_time", "availability")
+            or "availability" in parts or parts[-1].startswith("utilisation_"))
+
+
+ZERO = 1e-12
+"""Smaller magnitudes are the rounding of a zero (a share computed as 1 minus its parts: -3.7e-17)."""
+
+
+def clean(value: float) -> float:
+    """``value``, with the rounding error of an exact zero removed."""
+    return 0.0 if abs(value) < ZERO else value
+
+
 def format_metric(metric: str, value: float) -> str:
-    """A value of the metric for people: durations with a unit, other figures with four digits."""
+    """A value of the metric for people: durations with a unit, shares as percentages, other figures with four
+    significant digits; an exact zero (or its rounding error) is ``0``."""
     if math.isnan(value):
         return "-"
-    return format_seconds(value) if is_duration(metric) else f"{value:.4g}"
+    value = clean(value)
+    if value == 0:
+        return "0"
+    if is_duration(metric):
+        return format_seconds(value)
+    if is_share(metric):
+        return f"{100 * value:.3g}%"
+    return f"{value:.4g}"
 
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
