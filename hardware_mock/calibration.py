@@ -32,8 +32,10 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol
+
+import numpy as np
 
 SECONDS_PER_DAY = 86_400.0
 EXPIRED_SET_POLICIES = ("recompile", "run_anyway")
@@ -51,15 +53,32 @@ def parse_time_of_day(text: str) -> float:
     return hours * 3600.0 + minutes * 60.0 + seconds
 
 
+class DurationDistribution(Protocol):
+    """A distribution of recalibration lengths (``sim.scenario.distributions`` gives them from scenario files)."""
+
+    @property
+    def mean(self) -> float: ...
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.typing.NDArray[np.float64]: ...
+
+
 @dataclass(frozen=True)
 class CalibrationPlan:
-    """When the instrument is recalibrated, for how long, how long a set stays valid, and fetch times."""
+    """When the instruments are recalibrated, for how long, how long a set stays valid, and fetch times.
+
+    Each instrument has its own schedule: ``times_of_day`` shifted by ``stagger`` for each instrument after the
+    first (instrument ``i`` at ``t + i x stagger``), unless ``schedules`` gives instrument ``i`` its own times."""
 
     times_of_day: tuple[float, ...] = field(
         default=(parse_time_of_day("00:45"), parse_time_of_day("14:15")), metadata={"unit": "times_of_day"})
     """Scheduled recalibrations, seconds after midnight UTC (``parse_time_of_day`` reads ``"00:45"``)."""
-    duration: float = 30 * 60.0
-    """Seconds a recalibration occupies the instrument (above zero)."""
+    duration: float | DurationDistribution = field(default=30 * 60.0, metadata={"unit": "duration_distribution"})
+    """Seconds a recalibration occupies the instrument (above zero): a number, or a distribution drawn anew for
+    each recalibration."""
+    stagger: float = 0.0
+    """Seconds by which each instrument's schedule follows the previous instrument's."""
+    schedules: tuple[tuple[float, ...] | None, ...] = field(default=(), metadata={"unit": "internal"})
+    """Instrument ``i``'s own times of day (None or absent: ``times_of_day`` staggered)."""
     valid_for: float = 24 * 3600.0
     """Seconds after its creation at which a set expires and a recalibration is requested (inf: never)."""
     start_time_of_day: float = field(default=0.0, metadata={"unit": "time_of_day"})
@@ -78,14 +97,38 @@ class CalibrationPlan:
             raise ValueError(f"times of day must be in increasing order, got {times}")
         if not 0 <= self.start_time_of_day < SECONDS_PER_DAY:
             raise ValueError(f"start_time_of_day must be within one day, got {self.start_time_of_day}")
-        if not self.duration > 0:
+        if not self.mean_duration > 0:
             raise ValueError(f"a recalibration must take some time, got duration {self.duration}")
+        if not 0 <= self.stagger < SECONDS_PER_DAY:
+            raise ValueError(f"stagger must be within one day, got {self.stagger}")
+        for times in self.schedules:
+            if times is not None and any(b <= a for a, b in itertools.pairwise(times)):
+                raise ValueError(f"an instrument's times of day must be in increasing order, got {times}")
         if self.fetch_cached < 0 or self.fetch_uncached < 0:
             raise ValueError("fetch times must be zero or more")
         if not self.valid_for > 0:
             raise ValueError(f"valid_for must be above zero, got {self.valid_for}")
         if self.on_expired not in EXPIRED_SET_POLICIES:
             raise ValueError(f"on_expired must be one of {', '.join(EXPIRED_SET_POLICIES)}, got {self.on_expired!r}")
+
+
+    @property
+    def mean_duration(self) -> float:
+        """The mean seconds of one recalibration."""
+        return float(self.duration) if isinstance(self.duration, int | float) else self.duration.mean
+
+    def draw_duration(self, rng: np.random.Generator) -> float:
+        """The length of one recalibration (the number itself, or one draw of the distribution from ``rng``)."""
+        if isinstance(self.duration, int | float):
+            return float(self.duration)
+        return float(self.duration.sample(rng, 1)[0])
+
+    def for_instrument(self, index: int) -> CalibrationPlan:
+        """The plan of instrument ``index``: its own times of day (given, or the fleet's staggered)."""
+        given = self.schedules[index] if index < len(self.schedules) else None
+        own = given if given is not None else tuple(
+            sorted((t + index * self.stagger) % SECONDS_PER_DAY for t in self.times_of_day))
+        return replace(self, times_of_day=own, stagger=0.0, schedules=())
 
 
 @dataclass(frozen=True)
@@ -123,7 +166,7 @@ def initial_set(plan: CalibrationPlan) -> CalibrationSet:
     created_at = 0.0
     if plan.times_of_day:
         clock_start = -plan.start_time_of_day  # midnight of the run's first day
-        ends = (clock_start + day * SECONDS_PER_DAY + t + plan.duration
+        ends = (clock_start + day * SECONDS_PER_DAY + t + plan.mean_duration
                 for day in (-3, -2, -1, 0) for t in plan.times_of_day)
         created_at = max((end for end in ends if end <= 0), default=0.0)
     return CalibrationSet(0, created_at, plan.valid_for)

@@ -18,7 +18,8 @@ from hardware_mock.calibration import CalibrationPlan, CalibrationSet
 from hardware_mock.device import GARNET
 from hardware_mock.execution import ExecutionPlan
 from sim.invariants import assert_invariants
-from sim.model.instruments import Instruments, InstrumentState
+from sim.model.downtime import Downtime
+from sim.model.instruments import InstrumentState
 from sim.model.records import Holder, Outcome
 from sim.model.status import JobStatus
 from sim.policies.calibration_aware import CalibrationAware
@@ -149,7 +150,7 @@ def test_a_stage_is_not_busy_while_the_service_is_down() -> None:
 
 def test_an_outage_due_during_a_downtime_holds_the_instrument_when_the_service_comes_up(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Instruments, "_outage_times", lambda self, instrument: iter([(150.0, 400.0)]))
+    monkeypatch.setattr(Downtime, "_outage_times", lambda self, instrument: iter([(150.0, 400.0)]))
     result = sim.simulate(scenario(
         hardware={"execution_time": 300, "faults": {"mean_time_between_outages": "1d"}},
         restarts={"times": [100], "downtime": 100, "policy": "requeue"}))
@@ -194,7 +195,7 @@ def test_stage_statistics_count_every_job_that_began_service() -> None:
 
 def test_an_instrument_is_down_through_its_outage_whatever_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
     """Its state while the service is down and after it comes up (the same scenario as above)."""
-    monkeypatch.setattr(Instruments, "_outage_times", lambda self, instrument: iter([(150.0, 400.0)]))
+    monkeypatch.setattr(Downtime, "_outage_times", lambda self, instrument: iter([(150.0, 400.0)]))
     scenario_ = scenario(hardware={"execution_time": 300, "faults": {"mean_time_between_outages": "1d"}},
                          restarts={"times": [100], "downtime": 100, "policy": "requeue"})
     seen = {}

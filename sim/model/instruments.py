@@ -16,11 +16,8 @@ holdings say at every moment who has each instrument:
 - **recalibration** is the calibration service's (``sim.model.calibration``). A job compiled against a set that
   has expired by the time it gets an instrument gives the instrument back and is compiled again (its status
   staying PENDING_EXECUTION), or runs anyway, by the plan's ``on_expired``;
-- **outages**: an instrument goes down after an exponential time of operation: the job running on it fails
-  with the outage error, queued jobs wait, and it is back after the repair time. An outage is the hardware's:
-  it happens at its time whether the service is up or not. While the service is down nothing holds the
-  instrument; when the service comes up, an instrument still in its outage is taken by it again before any job
-  is readmitted.
+- **outages and maintenance** are ``sim.model.downtime``'s: the job running on the instrument fails with the
+  outage's (or the maintenance window's) error, queued jobs wait, and the instrument is back at the period's end.
 - **restarts**: the pool's shutdown ends every holding; a job that was running is requeued on *its* instrument
   (by claim, ahead of the queue) or failed, by the restart policy. Its run starts again from the beginning:
   elapsed time and progress count from the new holding, never from the lost run.
@@ -33,7 +30,7 @@ synthetic measurement counts.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from enum import Enum
 
 import numpy as np
@@ -41,10 +38,11 @@ import simpy
 
 from hardware_mock.errors import ErrorRecord
 from hardware_mock.execution import ExecutionPlan
-from hardware_mock.faults import JobFault, draw_job_faults, draw_outages, hang_timeout, instrument_error, outage_error
+from hardware_mock.faults import JobFault, draw_job_faults, hang_timeout, instrument_error
 from hardware_mock.measurement import ReadoutError, sample_counts, sparse_random_distribution
 from hardware_mock.timing import execution_time
 from sim.model.calibration import CalibrationService
+from sim.model.downtime import Downtime
 from sim.model.faults import Cause, JobFailure, StageFailure, stage_failures
 from sim.model.pools import Pool
 from sim.model.records import Holder, InstrumentPeriod, JobRecords, Outcome
@@ -69,6 +67,8 @@ class InstrumentState(Enum):
     CALIBRATING = "calibrating"
     DOWN = "down"
     """In an outage (whether the service is up or not)."""
+    MAINTENANCE = "maintenance"
+    """In a scheduled maintenance window (whether the service is up or not)."""
     RESETTING = "resetting"
 
 
@@ -107,12 +107,12 @@ class Instruments:
         self.measure = hardware.measurements
         self.running: list[int | None] = [None] * len(self.devices)
         """The job whose run is under way on each instrument (not one finishing its batch after an abort)."""
-        self.down_until = [-math.inf] * len(self.devices)
-        """When each instrument's current outage ends (the hardware's state, whatever the service's)."""
         self.calibration: CalibrationService | None = None
         self.recompile: Callable[[int], JobProcess] | None = None
         self.pool = Pool(env, "execution", len(self.devices), self._execution_policy(),
                          records.holdings_of("execution"), on_bad_choice=self._policy_error)
+        self.downtime = Downtime(env, scenario, self.pool, self.running, streams, service, log, records, interrupt,
+                                 finished)
 
     def _execution_policy(self) -> SchedulingPolicy:
         """The scenario's scheduling policy for this run, reading the jobs through its ``QueueContext``."""
@@ -148,10 +148,8 @@ class Instruments:
         return [by_device[device] for device in self.devices]
 
     def start(self) -> None:
-        """Start the instruments' own processes: outages."""
-        if self.scenario.hardware.faults.has_outages:
-            for instrument in range(len(self.devices)):
-                self.env.process(self._outages(instrument))
+        """Start the instruments' own processes: outages and maintenance windows."""
+        self.downtime.start()
 
     def _period(self, instrument: int, kind: str, start: float, end: float) -> None:
         self.records.instrument_periods.append(InstrumentPeriod(instrument, kind, start, end))
@@ -183,8 +181,8 @@ class Instruments:
                 self._stop(job_id, instrument)
             elif interrupt.cause is Cause.OUTAGE:
                 elapsed = env.now - pool.held_since(instrument)
-                pool.release(instrument, Outcome.OUTAGE)  # to the outage's claim
-                raise JobFailure("execution", outage_error(self.devices[instrument].name, elapsed)) from None
+                pool.release(instrument, Outcome.OUTAGE)  # to the outage's or the maintenance window's claim
+                raise JobFailure("execution", self.downtime.failure(instrument, elapsed)) from None
             raise  # a restart: the pool's shutdown ended the holding
         self.running[instrument] = None
         now = env.now
@@ -309,43 +307,6 @@ class Instruments:
             elapsed = plan.duration * elapsed / self.times[instrument][job_id]
         return [tuple(entry) for entry in plan.progress(elapsed)]  # type: ignore[misc]
 
-    # --- outages ---------------------------------------------------------------------------------------------
-
-    def _outage_times(self, instrument: int) -> Iterator[tuple[float, float]]:
-        """(start, end) of every outage of ``instrument``, without end: drawn for a growing horizon (the draws
-        come in fixed blocks, so a longer horizon only adds outages after the earlier ones)."""
-        model = self.scenario.hardware.faults
-        horizon, seen = 30 * model.mean_time_between_outages, 0
-        while True:
-            outages = draw_outages(model, horizon, self.streams.fresh(f"hardware.outages.{instrument}"))
-            yield from zip(outages.starts[seen:].tolist(), outages.ends[seen:].tolist(), strict=True)
-            seen, horizon = len(outages), 2 * horizon
-
-    def _outages(self, instrument: int) -> JobProcess:
-        env = self.env
-        for start, end in self._outage_times(instrument):
-            if start > env.now:
-                yield env.timeout(start - env.now)
-            if self.finished():
-                return
-            self.down_until[instrument] = end
-            self.log("outage_start", None, f"instrument {instrument}")
-            if self.service.up:
-                claim = self.pool.claim(instrument, Holder.OUTAGE)
-                job_id = self.running[instrument]
-                if job_id is not None:
-                    self.interrupt(job_id, Cause.OUTAGE)
-                if not isinstance(claim, int):
-                    yield claim  # (cancelled if the service goes down: ``came_up`` takes the instrument again)
-            held_from = env.now
-            yield env.timeout(max(end - env.now, 0.0))
-            self.down_until[instrument] = -math.inf
-            if self.pool.holder(instrument) == Holder.OUTAGE:
-                held_from = max(held_from, self.pool.held_since(instrument))
-                self._period(instrument, "outage", held_from, env.now)
-                self.pool.release(instrument)
-            self.log("outage_end", None, f"instrument {instrument}")
-
     def state(self, instrument: int) -> InstrumentState:
         """What ``instrument`` is doing now."""
         holder = self.pool.holder(instrument)
@@ -355,13 +316,13 @@ class Instruments:
             return InstrumentState.CALIBRATING
         if holder == Holder.RESET:
             return InstrumentState.RESETTING
-        if holder == Holder.OUTAGE or self.down_until[instrument] > self.env.now:
+        out = self.downtime.is_out(instrument)
+        if holder == Holder.MAINTENANCE or (out == Holder.MAINTENANCE and holder != Holder.OUTAGE):
+            return InstrumentState.MAINTENANCE
+        if holder == Holder.OUTAGE or out == Holder.OUTAGE:
             return InstrumentState.DOWN
         return InstrumentState.IDLE
 
     def came_up(self) -> None:
-        """The service is up again: every instrument still in its outage is held by it, before any job."""
-        for instrument, until in enumerate(self.down_until):
-            if until > self.env.now:
-                granted = self.pool.claim(instrument, Holder.OUTAGE)
-                assert isinstance(granted, int), "every instrument is free when the service comes up"
+        """The service is up again: every instrument still out of service is held again, before any job."""
+        self.downtime.came_up()

@@ -72,6 +72,7 @@ class Holder(IntEnum):
     CALIBRATION = -1
     OUTAGE = -2
     RESET = -3
+    MAINTENANCE = -4
 
 
 @dataclass(frozen=True)

@@ -140,7 +140,7 @@ class Station:
         self.calibration: CalibrationService | None = None
         if scenario.calibration is not None:
             self.calibration = CalibrationService(self.env, scenario.calibration, self.instruments.pool,
-                                                  self.service, self.records, self.event, self.finished)
+                                                  self.service, self.records, self.event, self.finished, streams)
             self.instruments.calibration = self.calibration
         self.instruments.recompile = self.recompile
         self.live: dict[int, simpy.Process] = {}
@@ -199,7 +199,7 @@ class Station:
         faults = self.scenario.faults
         self.env.process(self._arrivals())
         if self.calibration is not None:
-            self.env.process(self.calibration.recalibrations())
+            self.calibration.start()
         self.instruments.start()
         aborts = abort_times(faults.aborts, self.workload.submitted_at, self.streams)
         trace = self.scenario.arrivals.trace

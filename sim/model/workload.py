@@ -1,9 +1,9 @@
 """The workload: every job a run will submit, drawn up front as columns.
 
-Submission times come from the arrival process (Poisson or an explicit list); each job's class comes from
-the workload mix, and its size (circuits, shots, depth, sweep points), user, priority, project and timeslot flag
-from its class. All
-of it is sampled in vectorised blocks from the run's own streams before the simulation starts (``arrivals``,
+Submission times come from the arrival process (Poisson, shaped by an arrival profile or not, or an explicit
+list); each job's class comes from the workload mix, and its size (circuits, shots, depth, sweep points), user,
+priority, project and timeslot flag from its class. All of it is sampled in vectorised blocks from the run's own
+streams before the simulation starts (``arrivals``,
 ``workload`` for the classes, one stream per class and field for the sizes), so job ``j`` is the same job in
 every scenario that shares the arrival and workload sections, however many jobs the run has: the basis of
 common random numbers across the points of a sweep.
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 import numpy.typing as npt
 
+from sim.scenario.profile import thinned_times
 from sim.scenario.scenario import JOB_KINDS, Scenario
 from sim.scenario.streams import RandomStreams
 from sim.scenario.trace import Trace
@@ -82,6 +83,9 @@ def submission_times(scenario: Scenario, jobs: int, streams: RandomStreams) -> F
     if arrivals.times is not None:
         return np.asarray(arrivals.times[:jobs], dtype=float)
     assert arrivals.rate is not None
+    if arrivals.profile is not None:
+        return thinned_times(arrivals.rate, arrivals.profile, scenario.clock, jobs, streams("arrivals"),
+                             streams("arrivals.thinning"))
     return np.cumsum(streams("arrivals").exponential(1.0 / arrivals.rate, jobs))
 
 

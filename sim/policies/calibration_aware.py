@@ -78,7 +78,7 @@ class CalibrationAware:
         deadline = self.context.next_recalibration(now)
         if plan is None or math.isinf(deadline):
             return None
-        return max(deadline, now) + plan.duration
+        return max(deadline, now) + plan.mean_duration
 
     def __len__(self) -> int:
         return len(self._keys)

@@ -47,7 +47,8 @@ FloatArray = npt.NDArray[np.float64]
 
 DEFAULT_POINTS = 1001
 """Points of the default regular grid over a run (1,000 intervals)."""
-STATES = ("user_job", "stopping", "timed_out", "reset", "calibration", "outage", "service_down", "idle")
+STATES = ("user_job", "stopping", "timed_out", "reset", "calibration", "maintenance", "outage", "service_down",
+          "idle")
 """An instrument's states, in the order tables and legends show them."""
 STATUS_NAMES = tuple(s.value for s in STATUSES)
 STAGE_NAMES = tuple(STAGE_STARTS)

@@ -75,15 +75,19 @@ class Table:
         except ValueError as error:  # the dataclass's own consistency checks
             raise self.error("", str(error)) from None
 
-    def build_by_units(self, cls: type, base: Any = None, extra: Mapping[str, Parser] | None = None) -> Any:
+    def build_by_units(self, cls: type, base: Any = None, extra: Mapping[str, Parser] | None = None,
+                       internal: Mapping[str, Any] | None = None) -> Any:
         """``cls`` with each field parsed by the unit in its metadata (``field_parser``), starting from the
-        field values of ``base`` when given; ``extra`` keys are parsed but not passed on."""
-        parsers = {**(extra or {}), **{f.name: field_parser(f) for f in fields(cls)}}
+        field values of ``base`` when given; ``extra`` keys are parsed but not passed on; ``internal`` gives the
+        values of fields that are not keys of the file (unit ``internal``)."""
+        parsers = {**(extra or {}), **{f.name: field_parser(f) for f in fields(cls)
+                                        if f.metadata.get("unit") != "internal"}}
         for name in self.data:
             if name not in parsers:
                 raise self.error(name, f"unknown key; expected one of {', '.join(parsers)}")
         kwargs = {f.name: getattr(base, f.name) for f in fields(cls)} if base is not None else {}
         kwargs.update({name: self.parse(name, parsers[name]) for name in self.data if name not in (extra or {})})
+        kwargs.update(internal or {})
         missing = [f.name for f in fields(cls) if f.default is MISSING and f.name not in kwargs]
         if missing:
             raise self.error(missing[0], "missing; this key is required")
@@ -188,9 +192,18 @@ def text(value: object) -> str:
     return value
 
 
+def duration_or_distribution(value: object) -> Any:
+    """A duration (a float of seconds), or a distribution of durations (a table such as ``{dist = "uniform",
+    low = "30min", high = "60min"}``)."""
+    if isinstance(value, Mapping):
+        return parse_distribution(value, parse_duration)
+    return parse_duration(value)
+
+
 UNIT_PARSERS: dict[str, Parser] = {
     "seconds": seconds_or_inf, "count": integer(0), "number": count, "fraction": probability, "text": text,
     "time_of_day": time_of_day, "times_of_day": times_of_day, "messages": messages,
+    "duration_distribution": duration_or_distribution,
 }
 
 

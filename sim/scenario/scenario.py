@@ -25,7 +25,8 @@ import json
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from hardware_mock.faults import FaultModel
 from sim.policies.protocol import PolicyFactory
 from sim.policies.registry import BUILTIN
 from sim.policies.windows import Window
+from sim.scenario.clock import Clock, parse_datetime
 from sim.scenario.config import (
     Parser,
     ScenarioError,
@@ -48,10 +50,13 @@ from sim.scenario.config import (
     seconds_or_inf,
     text,
     times_list,
+    times_of_day,
     workers,
 )
 from sim.scenario.distributions import Constant, Distribution, count
 from sim.scenario.faults import Faults, build_faults
+from sim.scenario.maintenance import MaintenanceWindow, instrument_index, parse_maintenance
+from sim.scenario.profile import ArrivalProfile, day_of_week, hour_of_day, rate_changes
 from sim.scenario.scheduler import check_window_owners, parse_scheduler
 from sim.scenario.trace import Trace, read_trace
 from sim.scenario.units import parse_duration, parse_rate
@@ -69,6 +74,8 @@ class RunSettings:
     seed: int = 0
     horizon: float | None = None
     """Simulated seconds after which the run stops, with jobs still in flight; None runs until all end."""
+    start: datetime | None = None
+    """When the run starts on the UTC calendar (``sim.scenario.clock``); None: a day with no date."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,8 @@ class Arrivals:
     """Explicit submission times (seconds from the start, non-decreasing)."""
     trace: Trace | None = field(default=None, compare=False)
     """A recorded workload replayed exactly (``sim.scenario.trace``): submission times, job sizes, users, aborts."""
+    profile: ArrivalProfile | None = None
+    """The shape of the Poisson rate over the day, the week and dated changes (``sim.scenario.profile``)."""
 
     @property
     def mean_rate(self) -> float:
@@ -173,6 +182,18 @@ class Hardware:
     faults: FaultModel = FaultModel()
     measurements: bool = False
     """Draw synthetic measurement counts for every executed job (off by default: it costs time)."""
+    names: tuple[str, ...] = ()
+    """Each instrument's name (``[hardware] names``; default ``qpu-0``, ``qpu-1``, ...)."""
+    outages: Mapping[int, FaultModel] = field(default_factory=dict, hash=False)
+    """Instruments whose outages follow their own rates (``[hardware.outages.NAME]``), by index."""
+
+    def __post_init__(self) -> None:
+        if not self.names:
+            object.__setattr__(self, "names", tuple(f"qpu-{i}" for i in range(len(self.devices))))
+
+    def outage_model(self, instrument: int) -> FaultModel:
+        """The fault model whose outage rates ``instrument`` follows."""
+        return self.outages.get(instrument, self.faults)
 
 
 @dataclass(frozen=True)
@@ -187,8 +208,20 @@ class Scenario:
     faults: Faults = Faults()
     calibration: CalibrationPlan | None = None
     """Recalibrations and calibration sets; None: one set that never expires, no recalibrations."""
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+    """Scheduled maintenance of named instruments (``sim.scenario.maintenance``)."""
     source: str = "<scenario>"
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def clock(self) -> Clock:
+        """Where the run's time 0 falls on the UTC clock (``[run] start``, else a time of day only)."""
+        if self.run.start is not None:
+            return Clock(self.run.start, dated=True)
+        time_of_day = self.scheduler.start_time_of_day
+        if time_of_day is None and self.calibration is not None:
+            time_of_day = self.calibration.start_time_of_day
+        return Clock.at_time_of_day(time_of_day or 0.0)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Scenario:
@@ -258,6 +291,8 @@ def _read_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 ALTERNATIVES = {"arrivals": ("rate", "times", "trace")}
 """Keys of which a table takes one: an extending file that gives one replaces the base file's."""
+SHAPES = {"arrivals": ("profile",)}
+"""Keys that go with the first alternative only (a profile shapes a rate, not a list of times or a trace)."""
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -265,7 +300,8 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     for table, keys in ALTERNATIVES.items():
         given = override.get(table)
         if isinstance(given, Mapping) and isinstance(merged.get(table), dict) and any(k in given for k in keys):
-            merged[table] = {k: v for k, v in merged[table].items() if k not in keys}
+            replaced = keys if "rate" in given else (*keys, *SHAPES.get(table, ()))  # a new rate keeps its shape
+            merged[table] = {k: v for k, v in merged[table].items() if k not in replaced}
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
             merged[key] = _merge(merged[key], value)
@@ -288,8 +324,8 @@ def _device(source: str, path: str) -> Parser:
 
 
 def _build_hardware(table: Table) -> Hardware:
-    allowed = ("instruments", "device", "devices", "execution_time", "execution_timeout", "measurements",
-               "faults")
+    allowed = ("instruments", "device", "devices", "names", "execution_time", "execution_timeout", "measurements",
+               "faults", "outages")
     for name in table.data:
         if name not in allowed:
             raise table.error(name, f"unknown key; expected one of {', '.join(allowed)}")
@@ -309,14 +345,53 @@ def _build_hardware(table: Table) -> Hardware:
             if "device" in table.data else Hardware().devices[0]
         devices = (device,) * (table.parse("instruments", integer(1)) if "instruments" in table.data else 1)
     optional = {"execution_time": distribution(parse_duration), "execution_timeout": seconds_or_inf,
-                "measurements": boolean}
+                "measurements": boolean, "names": names}
     values = {name: table.parse(name, parser) for name, parser in optional.items() if name in table.data}
+    if "names" in values and (len(values["names"]) != len(devices) or len(set(values["names"])) != len(devices)):
+        raise table.error("names", f"expected {len(devices)} different names, one per instrument, got "
+                          f"{list(values['names'])}")
     faults = table.table("faults").build_by_units(FaultModel)
+    values["outages"] = _outages(table.table("outages"), faults,
+                                 values.get("names") or Hardware(devices=devices).names)
     if faults.hang_probability > 0 and math.isinf(values.get("execution_timeout", math.inf)):
         raise table.table("faults").error(
             "hang_probability", "a hung run never ends by itself; set hardware.execution_timeout (the station "
             "stops longer runs, fails the job and resets the instrument), or set hang_probability = 0")
     return Hardware(devices=devices, faults=faults, **values)
+
+
+OUTAGE_KEYS = ("mean_time_between_outages", "mean_repair_time", "repair_time_cv")
+
+
+def _outages(table: Table, faults: FaultModel, instrument_names: tuple[str, ...]) -> dict[int, FaultModel]:
+    """``[hardware.outages.NAME]``: an instrument's own outage rates (the other fault settings are shared)."""
+    models = {}
+    for name in table.data:
+        index = instrument_index(table, name, instrument_names) if name in instrument_names else -1
+        if index < 0:
+            raise table.error(name, f"unknown instrument; expected one of {', '.join(instrument_names)}")
+        own = table.table(name)
+        for key in own.data:
+            if key not in OUTAGE_KEYS:
+                raise own.error(key, f"unknown key; expected one of {', '.join(OUTAGE_KEYS)}")
+        models[index] = own.build_by_units(FaultModel, base=faults)
+    return models
+
+
+def _calibration(root: Table, hardware: Hardware) -> CalibrationPlan | None:
+    """``[calibration]``, with ``[calibration.instruments]``: an instrument's own times of day, by name."""
+    if "calibration" not in root.data:
+        return None
+    table = root.table("calibration")
+    own = table.table("instruments")
+    schedules: list[tuple[float, ...] | None] = [None] * len(hardware.devices)
+    for name in own.data:
+        if name not in hardware.names:
+            raise own.error(name, f"unknown instrument; expected one of {', '.join(hardware.names)}")
+        schedules[hardware.names.index(name)] = own.parse(name, times_of_day)
+    plan: CalibrationPlan = table.build_by_units(CalibrationPlan, extra={"instruments": lambda value: value},
+                                                 internal={"schedules": tuple(schedules)})
+    return plan
 
 
 def _build_workload(source: str, data: object) -> tuple[JobClass, ...]:
@@ -338,19 +413,24 @@ def _build_workload(source: str, data: object) -> tuple[JobClass, ...]:
 
 
 def _build_scenario(root: Table, data: Mapping[str, Any], name: str | None) -> Scenario:
-    sections = ("name", "run", "arrivals", "workload", "stages", "scheduler", "hardware", "calibration", "aborts",
-                "failures", "restarts")
+    sections = ("name", "run", "arrivals", "workload", "stages", "scheduler", "hardware", "calibration",
+                "maintenance", "aborts", "failures", "restarts")
     for key in data:
         if key not in sections:
             raise root.error(key, f"unknown section; expected one of {', '.join(sections)}")
-    run = root.table("run").build(RunSettings, {"jobs": integer(1), "seed": integer(0), "horizon": parse_duration})
+    run = root.table("run").build(RunSettings, {"jobs": integer(1), "seed": integer(0), "horizon": parse_duration,
+                                                "start": parse_datetime})
     arrivals_table = root.table("arrivals")
     folder = Path(root.source).parent if Path(root.source).is_file() else Path.cwd()
     arrivals = arrivals_table.build(Arrivals, {"rate": parse_rate, "times": times_list,
-                                               "trace": lambda value: read_trace(folder / text(value))})
+                                               "trace": lambda value: read_trace(folder / text(value)),
+                                               "profile": lambda value: _profile(arrivals_table.table("profile"))})
     if sum(x is not None for x in (arrivals.rate, arrivals.times, arrivals.trace)) != 1:
         raise arrivals_table.error("rate", "give exactly one of rate (Poisson, such as \"300/h\"), times (a list "
                                    "of submission times) or trace (a file of submissions)")
+    if arrivals.profile is not None and arrivals.rate is None:
+        raise arrivals_table.error("profile", "a profile shapes a Poisson rate: give rate with it (times and "
+                                   "traces are replayed as they are)")
     stages_table = root.table("stages")
     for key in stages_table.data:
         if key not in STAGE_NAMES:
@@ -365,8 +445,50 @@ def _build_scenario(root: Table, data: Mapping[str, Any], name: str | None) -> S
     if arrivals.trace is None:
         check_window_owners(root.source, scheduler.windows, {u for c in workload for u in c.users},
                             {c.project for c in workload})
+    calibration = _calibration(root, hardware)
+    scheduler, calibration = _on_one_clock(root, run, scheduler, calibration)
+    clock = Clock(run.start, dated=True) if run.start is not None else Clock()
+    maintenance = parse_maintenance(root.source, data.get("maintenance"), hardware.names, clock)
+    if arrivals.profile is not None:
+        arrivals = replace(arrivals, profile=_dated(root, run, arrivals.profile))
     return Scenario(name=title, run=run, arrivals=arrivals, workload=workload,
                     stages=stages, scheduler=scheduler, hardware=hardware, faults=build_faults(root),
-                    calibration=root.table("calibration").build_by_units(CalibrationPlan)
-                    if "calibration" in data else None,
-                    source=root.source, raw=copy.deepcopy(dict(data)))
+                    calibration=calibration, maintenance=maintenance, source=root.source,
+                    raw=copy.deepcopy(dict(data)))
+
+
+def _profile(table: Table) -> ArrivalProfile:
+    profile: ArrivalProfile = table.build(ArrivalProfile, {"hour_of_day": hour_of_day, "day_of_week": day_of_week,
+                                                           "changes": rate_changes})
+    return profile
+
+
+def _dated(root: Table, run: RunSettings, profile: ArrivalProfile) -> ArrivalProfile:
+    """The profile on the run's clock; weekdays and dates need ``[run] start``."""
+    if run.start is None:
+        needs = "day_of_week" if profile.day_of_week else "changes" if any(c.dated for c in profile.changes) else ""
+        if needs:
+            raise root.table("arrivals").table("profile").error(
+                needs, "weekdays and dates need the run's date: set [run] start, such as \"2026-12-07T08:00:00Z\"")
+        return profile
+    return profile.resolved(Clock(run.start, dated=True))
+
+
+def _on_one_clock(root: Table, run: RunSettings, scheduler: Scheduler,
+                  calibration: CalibrationPlan | None) -> tuple[Scheduler, CalibrationPlan | None]:
+    """With ``[run] start``, the scheduler's and the calibration plan's time of day are the run's (an explicit
+    ``start_time_of_day`` that disagrees with it is refused)."""
+    if run.start is None:
+        return scheduler, calibration
+    time_of_day = Clock(run.start, dated=True).time_of_day
+    given = {"scheduler": scheduler.start_time_of_day,
+             "calibration": calibration.start_time_of_day if calibration is not None else None}
+    for name, value in given.items():
+        table = root.data.get(name)
+        if isinstance(table, Mapping) and "start_time_of_day" in table and value != time_of_day:
+            raise root.table(name).error("start_time_of_day", f"disagrees with [run] start ({run.start:%H:%M:%S} "
+                                         "UTC); give one or the other")
+    scheduler = replace(scheduler, start_time_of_day=time_of_day)
+    if calibration is not None:
+        calibration = replace(calibration, start_time_of_day=time_of_day)
+    return scheduler, calibration

@@ -19,6 +19,7 @@ SECONDS_PER_UNIT: dict[str, float] = {
     "min": 60.0,
     "h": 3600.0,
     "d": 86400.0,
+    "w": 604800.0,
 }
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([a-zµ]*)\s*$")
 _UNITS = ", ".join(SECONDS_PER_UNIT)
@@ -32,7 +33,7 @@ def _split(text: str) -> tuple[float, str] | None:
 
 
 def parse_duration(value: object) -> float:
-    """Seconds in ``value``: a number of seconds, or a string with a unit (one of ns, us, ms, s, min, h, d)."""
+    """Seconds in ``value``: a number of seconds, or a string with a unit (one of ns, us, ms, s, min, h, d, w)."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as \"250us\" or \"15min\", got {value!r}")
     if isinstance(value, int | float):
