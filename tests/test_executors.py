@@ -19,6 +19,7 @@ from sim.cli.main import main
 from sim.experiments.executors import (
     ExecutorError,
     InProcessExecutor,
+    ProgressLines,
     open_executor,
     process_pool,
     run_tasks,
@@ -94,13 +95,29 @@ def test_a_dead_worker_process_is_an_executor_error() -> None:
         run_tasks(die, [1, 2], pool)
 
 
-def test_progress_bars_only_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_is_lines_when_the_output_is_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     assert not show_progress(quiet=True)
-    assert not show_progress()  # pytest's stderr is not a terminal
-    run_tasks(square, [1, 2, 3], progress=True, description="squares")
-    assert "squares" in capsys.readouterr().err
+    assert show_progress()
+    run_tasks(square, list(range(20)), progress=True, description="squares")  # pytest's stderr: not a terminal
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "squares: 20 runs to go"
+    assert lines[-1].startswith("squares: 20/20 runs (100%), ")
+    assert len(lines) == 11  # one a tenth of the runs, no bar redrawn
+    assert all("\r" not in line for line in lines)
     run_tasks(square, [1, 2, 3], progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_progress_lines_say_how_long_is_left() -> None:
+    import io
+
+    now = [0.0]
+    out = io.StringIO()
+    lines = ProgressLines(1000, "sweep", out, every=30.0, clock=lambda: now[0])
+    for _ in range(50):
+        now[0] += 1.0
+        lines.update()  # 5% in 50 s: no tenth passed, but 30 s have
+    assert out.getvalue().splitlines()[1:] == ["sweep: 30/1,000 runs (3%), 30 s elapsed, about 16.2 min left"]
 
 
 def test_a_process_pool_gives_the_same_tables_as_this_process(sweep: Sweep, serial: SweepResult) -> None:

@@ -8,6 +8,7 @@ module runs in seconds; executor equality is in ``test_executors.py``.
 from __future__ import annotations
 
 import math
+import re
 import sqlite3
 from pathlib import Path
 
@@ -419,3 +420,56 @@ def test_the_bundled_capacity_sweep_is_valid() -> None:
     assert sweep.replications == 5
     assert sweep.target is not None
     assert sweep.target.search == "arrivals.rate"
+
+
+def test_run_with_replications_prints_the_headline_and_everything_with_all(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    args = ("run", BASELINE, "--replications", "2", "--jobs", "600", "--processes", "1", "--quiet")
+    status, out, err = run_cli(capsys, *args)
+    assert status == 0, err
+    lines = out.splitlines()
+    table = lines[lines.index("") + 1:]
+    assert table[0].split() == ["metric", "mean", "95%", "interval", "n"]
+    names = [line.split()[0] for line in table[1:] if line and not line.startswith("(")]
+    assert names[:4] == ["jobs.ready", "throughput_per_hour", "turnaround.mean", "turnaround.p50"]
+    assert "turnaround.p95" in names
+    assert len(names) < 30
+    assert "jobs.failed" not in names  # nothing failed: not a headline
+    utilisation = next(line for line in table if line.startswith("stages.execution.utilisation "))
+    assert utilisation.split()[1].endswith("%")  # a percentage, with its interval in percent
+    assert re.search(r"\[\d+(\.\d+)?%, \d+(\.\d+)?%\]", utilisation)
+    more = int(re.search(r"\((\d+) more metrics with --all\)", out).group(1))  # type: ignore[union-attr]
+    status, full, _ = run_cli(capsys, *args, "--all")
+    assert status == 0
+    rows = [line for line in full.splitlines()[3:] if line]
+    assert len(rows) == len(names) + more
+    assert not re.search(r"e-\d\d", full)  # no -3.7e-17 for a zero
+    assert "jobs.submitted" in full
+    assert "(the same in every run)" in full
+
+
+def test_run_with_replications_gives_the_chance_that_a_period_misses(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run_cli(capsys, "run", BASELINE, "--replications", "2", "--jobs", "3000", "--processes", "1",
+                               "--quiet", "--tail", "turnaround.p95<90s", "--per", "1h")
+    assert status == 0, err
+    line = next(line for line in out.splitlines() if line.startswith("P(a 1h period's turnaround.p95 >= 90s)"))
+    share, misses, periods = re.search(r"= ([\d.]+)%: (\d+) of (\d+) periods over 2 runs", line).groups()  # type: ignore[union-attr]
+    assert float(share) == pytest.approx(100 * int(misses) / int(periods), abs=0.05)
+    assert 14 <= int(periods) <= 20  # 2 runs of about 10 h each
+    assert "(Clopper-Pearson" in line
+    status, _, err = run_cli(capsys, "run", BASELINE, "--replications", "2", "--tail", "throughput_per_hour<5")
+    assert status == EXIT_BAD_INPUT
+    assert "--tail throughput_per_hour<5: no per-period form" in err
+
+
+def test_numbers_for_people() -> None:
+    from sim.experiments.replications import format_metric
+
+    assert format_metric("instrument_time.idle", -3.7e-17) == "0"
+    assert format_metric("stages.execution.wait.mean", 2.2e-16) == "0"
+    assert format_metric("stages.execution.utilisation", 0.6233) == "62.3%"
+    assert format_metric("availability.instruments.all.available", 1.0) == "100%"
+    assert format_metric("per_1d.turnaround.p95.misses", 3.0) == "3"  # a count, not a duration
+    one = interval([1.0, 1.0 - 2e-16, 1.0 + 4e-16])  # a share that is 1 by construction
+    assert (one.mean, one.half_width) == (1.0, 0.0)
+    assert interval([0.62, 0.61]).half_width > 0

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol, TextIO, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -156,19 +157,70 @@ def open_executor(processes: int | None = None, dask_scheduler: str | None = Non
 
 
 def show_progress(quiet: bool = False) -> bool:
-    """Whether to draw progress bars: not when asked to be quiet, nor when stderr is not a terminal."""
-    return not quiet and sys.stderr.isatty()
+    """Whether to report progress: unless asked to be quiet (a bar on a terminal, lines otherwise)."""
+    return not quiet
+
+
+class Progress(Protocol):
+    def update(self, n: int = 1) -> object: ...
+
+
+class ProgressLines(AbstractContextManager["ProgressLines"]):
+    """Progress for a log file or a pipe, where a bar would be one line rewritten thousands of times: a plain
+    line when the share done passes each tenth, and at least every ``every`` seconds of wall time while runs
+    finish, with the time elapsed and an estimate of the time left."""
+
+    def __init__(self, total: int, description: str, file: TextIO, every: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.total, self.description, self.file, self.every, self.clock = total, description, file, every, clock
+        self.done = 0
+        self.started = self.last = clock()
+        self.tenths = 0
+        print(f"{description}: {total:,} run{'s' if total != 1 else ''} to go", file=file, flush=True)
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        now = self.clock()
+        tenths = 10 * self.done // max(self.total, 1)
+        if tenths > self.tenths or now - self.last >= self.every or self.done == self.total:
+            self.tenths, self.last = tenths, now
+            print(self.line(now), file=self.file, flush=True)
+
+    def line(self, now: float) -> str:
+        elapsed = now - self.started
+        text = (f"{self.description}: {self.done:,}/{self.total:,} runs ({self.done / max(self.total, 1):.0%}), "
+                f"{_wall(elapsed)} elapsed")
+        if 0 < self.done < self.total:
+            text += f", about {_wall(elapsed / self.done * (self.total - self.done))} left"
+        return text
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _wall(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def _progress(total: int, description: str, progress: bool) -> AbstractContextManager[Progress]:
+    """A bar on a terminal, lines elsewhere, nothing when ``progress`` is off."""
+    from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]  # no stubs; imported when used
+
+    if progress and not sys.stderr.isatty():
+        return ProgressLines(total, description, sys.stderr)
+    bar: AbstractContextManager[Progress] = tqdm(total=total, desc=description, unit="run", disable=not progress,
+                                                 file=sys.stderr, dynamic_ncols=True)
+    return bar
 
 
 def run_tasks(fn: Callable[[T], R], tasks: Sequence[T], executor: Executor | None = None, *,
               progress: bool = False, description: str = "runs", check: Callable[[R], None] | None = None) -> list[R]:
-    """``[fn(task) for task in tasks]`` on ``executor`` (default: in this process), with a progress bar and
-    ETA when ``progress``. ``check`` sees each result as it arrives and may raise. The first task to fail (or
-    result to fail its check) cancels the rest and raises its error."""
-    from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]  # types-tqdm is not a dependency; imported when used
-
-    with tqdm(total=len(tasks), desc=description, unit="run", disable=not progress, file=sys.stderr,
-              dynamic_ncols=True) as bar:
+    """``[fn(task) for task in tasks]`` on ``executor`` (default: in this process), with progress (a bar and
+    ETA on a terminal, plain lines otherwise) when ``progress``. ``check`` sees each result as it arrives and
+    may raise. The first task to fail (or result to fail its check) cancels the rest and raises its error."""
+    with _progress(len(tasks), description, progress) as bar:
         if executor is None or isinstance(executor, InProcessExecutor):
             results = []
             for task in tasks:

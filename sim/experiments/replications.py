@@ -243,13 +243,71 @@ def format_metric(metric: str, value: float) -> str:
     return f"{value:.4g}"
 
 
-def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """The metric, mean, CI half-width and n of tidy rows, aligned for a terminal."""
+def format_table(rows: Sequence[Mapping[str, Any]], level: float | None = None) -> str:
+    """The metric, mean, confidence interval and n of tidy rows, aligned for a terminal (``level``: named in
+    the header)."""
     width = max([len("metric"), *(len(row["metric"]) for row in rows)])
-    lines = [f"{'metric':<{width}} {'mean':>10} {'+- (CI)':>10} {'n':>4}"]
-    lines += [f"{row['metric']:<{width}} {format_metric(row['metric'], row['mean']):>10} "
-              f"{format_metric(row['metric'], row['half_width']):>10} {row['n']:>4}" for row in rows]
+    cells = [(row["metric"], format_metric(row["metric"], row["mean"]), _interval_text(row), str(row["n"]))
+             for row in rows]
+    span = max([len("interval"), *(len(c[2]) for c in cells)])
+    head = f"{level:.0%} interval" if level is not None else "interval"
+    lines = [f"{'metric':<{width}} {'mean':>10}  {head:<{span}} {'n':>4}"]
+    lines += [f"{name:<{width}} {mean:>10}  {text:<{span}} {n:>4}" for name, mean, text, n in cells]
     return "\n".join(lines)
+
+
+def _interval_text(row: Mapping[str, Any]) -> str:
+    """``[1.2min, 1.9min]``; said in words for a metric every run gave the same (a count fixed by the
+    scenario, a share that is 1 by construction); ``-`` when it cannot be estimated."""
+    if row["half_width"] == 0:
+        return "(the same in every run)"
+    low, high = (format_metric(row["metric"], row[k]) for k in ("low", "high"))
+    return "-" if low == "-" else f"[{low}, {high}]"
+
+
+HEADLINE = ("jobs.ready", "jobs.failed", "jobs.aborted", "throughput_per_hour", "turnaround.mean", "turnaround.p50",
+            "turnaround.p95", "turnaround.p99", "stages.execution.wait.mean", "stages.execution.wait.p95",
+            "stages.execution.utilisation")
+"""The metrics ``run --replications`` prints first (the others with ``--all``), with those below."""
+BUSY_STAGE = 0.5
+"""A stage pool busier than this (a share of its workers) is a headline too: it may be the next bottleneck."""
+
+
+def headline_rows(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The rows a planner reads first: jobs that ended badly (when any did), throughput, turnaround, the wait
+    for an instrument and its utilisation, how the instruments together spent their time (the parts that were
+    not zero: the availability split, or the instrument time where there is none), any stage pool more than
+    half busy and each job class's p95 turnaround."""
+    by_name = {row["metric"]: row for row in rows}
+
+    def nonzero(name: str) -> bool:
+        return not (by_name[name]["mean"] == 0 and by_name[name]["half_width"] == 0)
+
+    chosen = [m for m in HEADLINE if m in by_name and (m not in ("jobs.failed", "jobs.aborted") or nonzero(m))]
+    split = "availability.instruments.all." if any(n.startswith(POOL_SPLIT) for n in by_name) else "instrument_time."
+    for name, row in by_name.items():
+        parts = name.split(".")
+        if (name.startswith(split) and nonzero(name)) \
+                or (parts[0] == "stages" and parts[-1] == "utilisation" and row["mean"] > BUSY_STAGE) \
+                or (parts[0] == "classes" and name.endswith("turnaround.p95")):
+            chosen.append(name)
+    return [by_name[name] for name in dict.fromkeys(chosen)]
+
+
+POOL_SPLIT = "availability.instruments.all."
+"""The availability split of the instrument pool as a whole (``sim.results.availability``)."""
+
+
+def miss_probability(runs: Sequence[Mapping[str, float]], period: PeriodTarget,
+                     level: float) -> tuple[int, int, float, float, float]:
+    """Of every run's periods pooled: the periods, those that missed, the share that missed and its two-sided
+    Clopper-Pearson (exact binomial) interval at ``level``."""
+    from sim.experiments.decision import two_sided_clopper_pearson
+
+    periods = int(sum(run.get(f"{period.prefix}.periods", 0.0) for run in runs))
+    misses = int(sum(run.get(f"{period.prefix}.misses", 0.0) for run in runs))
+    low, high = two_sided_clopper_pearson(misses, periods, level)
+    return periods, misses, misses / periods if periods else math.nan, low, high
 
 
 def interval_row(name: str, estimate: Interval) -> dict[str, Any]:
@@ -295,16 +353,17 @@ class Replications:
 
 def replicate(scenario: Scenario, replications: int = 5, *, seed: int | None = None, jobs: int | None = None,
               warmup: Warmup = Warmup(), level: float = 0.95, executor: Executor | None = None,
-              progress: bool = False) -> Replications:
+              progress: bool = False, periods: tuple[PeriodTarget, ...] = ()) -> Replications:
     """Run ``replications`` independent replications of ``scenario`` (seeds spawned from ``seed``, by default
-    the scenario's ``run.seed``) on ``executor`` (default: one after the other in this process)."""
+    the scenario's ``run.seed``) on ``executor`` (default: one after the other in this process); ``periods``:
+    per-period counts each run adds (``miss_probability`` reads them)."""
     from sim.experiments.executors import run_tasks
 
     if replications < 1:
         raise ExperimentError(f"replications: expected 1 or more, got {replications}")
     warmup.check(jobs if jobs is not None else scenario.run.jobs)
     seeds = tuple(replication_seeds(scenario.run.seed if seed is None else seed, replications))
-    specs = [RunSpec.of(scenario, s, jobs, warmup) for s in seeds]
+    specs = [RunSpec.of(scenario, s, jobs, warmup, periods) for s in seeds]
     runs = tuple(run_tasks(run_replication, specs, executor, progress=progress, description="replications"))
     return Replications(scenario=scenario, seeds=seeds, runs=runs, warmup=warmup, level=level, jobs=jobs,
                         metrics=tuple(metric_names(runs)))
