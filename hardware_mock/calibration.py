@@ -101,9 +101,9 @@ class CalibrationPlan:
             raise ValueError(f"a recalibration must take some time, got duration {self.duration}")
         if not 0 <= self.stagger < SECONDS_PER_DAY:
             raise ValueError(f"stagger must be within one day, got {self.stagger}")
-        for times in self.schedules:
-            if times is not None and any(b <= a for a, b in itertools.pairwise(times)):
-                raise ValueError(f"an instrument's times of day must be in increasing order, got {times}")
+        for own in self.schedules:
+            if own is not None and any(b <= a for a, b in itertools.pairwise(own)):
+                raise ValueError(f"an instrument's times of day must be in increasing order, got {own}")
         if self.fetch_cached < 0 or self.fetch_uncached < 0:
             raise ValueError("fetch times must be zero or more")
         if not self.valid_for > 0:

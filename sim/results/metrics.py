@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from sim.model.records import Holder, HoldingsTable, Outcome
 from sim.model.status import ABORTED, FAILED, READY, RECEIVED, STAGE_STARTS
+from sim.results.availability import availability
 
 if TYPE_CHECKING:
     from sim.results.run import RunResult
@@ -120,8 +121,9 @@ def instrument_time(result: RunResult, since: float = 0.0) -> dict[str, float]:
     """How the instruments spent the run, as shares of their total time (instruments x simulated time), from
     the instrument pool's holdings: ``user_jobs`` (runs of user jobs, including finishing the shot batch of
     aborted ones), ``timed_out`` (runs that hung or overran until the execution timeout stopped them),
-    ``calibration``, ``outage``, ``reset`` (after a timeout), ``service_down`` (the service was restarting:
-    nothing ran) and ``idle``; counting only the time after ``since``. The shares add up to 1."""
+    ``calibration``, ``maintenance``, ``outage``, ``reset`` (after a timeout), ``service_down`` (the service was
+    restarting: nothing ran) and ``idle``; counting only the time after ``since``. The shares add up to 1
+    (``sim.results.availability`` groups them for planners, per instrument)."""
     instruments = len(result.scenario.hardware.devices)
     capacity = instruments * (result.sim_time - since)
     if capacity <= 0:
@@ -134,6 +136,7 @@ def instrument_time(result: RunResult, since: float = 0.0) -> dict[str, float]:
         "user_jobs": table.where(jobs & ~timed_out).busy(since, until),
         "timed_out": table.where(timed_out).busy(since, until),
         "calibration": table.where(table.holder == Holder.CALIBRATION).busy(since, until),
+        "maintenance": table.where(table.holder == Holder.MAINTENANCE).busy(since, until),
         "outage": table.where(table.holder == Holder.OUTAGE).busy(since, until),
         "reset": table.where(table.holder == Holder.RESET).busy(since, until),
         "service_down": instruments * sum(max(min(end, until) - max(start, since), 0.0)
@@ -143,9 +146,12 @@ def instrument_time(result: RunResult, since: float = 0.0) -> dict[str, float]:
     return {kind: value / capacity for kind, value in seconds.items()}
 
 
-def summarize(result: RunResult, warmup: float = 0.0) -> dict[str, Any]:
+def summarize(result: RunResult, warmup: float = 0.0, *, by_user: bool = False) -> dict[str, Any]:
     """Everything the per-stage table and ``summary.json`` show, as plain JSON-able values; with ``warmup``
-    (simulated seconds), of the jobs submitted and the time after it only (warm-up deletion)."""
+    (simulated seconds), of the jobs submitted and the time after it only (warm-up deletion). ``classes``
+    has the figures of each job class (``sim.results.classes``), and with ``by_user`` ``users`` those of
+    each user."""
+    from sim.results.classes import class_summary, user_summary  # it builds on this module
     kept = after_warmup(result, warmup)
     final = result.final_status[kept]
     submitted = int(kept.sum())
@@ -177,4 +183,7 @@ def summarize(result: RunResult, warmup: float = 0.0) -> dict[str, Any]:
         "turnaround": describe((terminal_times(result.times) - result.times[:, RECEIVED])[kept]),
         "throughput_per_hour": ready / hours if hours > 0 else math.nan,
         "instrument_time": instrument_time(result, since=warmup),
+        "availability": availability(result, since=warmup),
+        "classes": class_summary(result, warmup),
+        **({"users": user_summary(result, warmup)} if by_user else {}),
     }

@@ -55,7 +55,7 @@ from sim.scenario.config import (
 )
 from sim.scenario.distributions import Constant, Distribution, count
 from sim.scenario.faults import Faults, build_faults
-from sim.scenario.maintenance import MaintenanceWindow, instrument_index, parse_maintenance
+from sim.scenario.maintenance import MaintenanceWindow, parse_maintenance
 from sim.scenario.profile import ArrivalProfile, day_of_week, hour_of_day, rate_changes
 from sim.scenario.scheduler import check_window_owners, parse_scheduler
 from sim.scenario.trace import Trace, read_trace
@@ -367,14 +367,13 @@ def _outages(table: Table, faults: FaultModel, instrument_names: tuple[str, ...]
     """``[hardware.outages.NAME]``: an instrument's own outage rates (the other fault settings are shared)."""
     models = {}
     for name in table.data:
-        index = instrument_index(table, name, instrument_names) if name in instrument_names else -1
-        if index < 0:
+        if name not in instrument_names:
             raise table.error(name, f"unknown instrument; expected one of {', '.join(instrument_names)}")
         own = table.table(name)
         for key in own.data:
             if key not in OUTAGE_KEYS:
                 raise own.error(key, f"unknown key; expected one of {', '.join(OUTAGE_KEYS)}")
-        models[index] = own.build_by_units(FaultModel, base=faults)
+        models[instrument_names.index(name)] = own.build_by_units(FaultModel, base=faults)
     return models
 
 
