@@ -6,6 +6,7 @@ are given, in the units a planner reads; ``stationsim report`` writes the figure
 from __future__ import annotations
 
 import copy
+import math
 import sqlite3
 import warnings
 from pathlib import Path
@@ -159,21 +160,27 @@ def sweep_table() -> pd.DataFrame:
 
 def test_sweep_curves_one_per_level_with_bands() -> None:
     ax = sweep_plots.plot_sweep(sweep_table(), x="arrivals.rate", metric="turnaround.p95", by="hardware.instruments")
-    lines = ax.get_lines()
+    lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
     assert len(lines) == 3
     for line, instruments in zip(lines, (1, 2, 3), strict=True):
         assert line.get_xdata().tolist() == [300.0, 600.0, 900.0]  # rates per hour
         expected = [(1 + 10 * r / 300 / instruments) for r in (300, 600, 900)]  # minutes
         assert np.allclose(line.get_ydata(), expected)
+    assert [line.get_linewidth() for line in lines] == sorted((line.get_linewidth() for line in lines),
+                                                              reverse=True)  # one drawn over another shows
     bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
     assert len(bands) == 3
     assert ax.get_xlabel() == "arrivals.rate (jobs/h)"
     assert ax.get_ylabel() == "turnaround.p95 (min)"
+    assert ax.get_yscale() == "linear"
+    assert ax.get_ylim()[0] == 0
     legend = ax.get_legend()
     assert legend.get_title().get_text() == "hardware.instruments"
-    assert [t.get_text() for t in legend.get_texts()] == ["1", "2", "3"]
+    assert [t.get_text() for t in legend.get_texts()] == ["1 instrument", "2 instruments", "3 instruments",
+                                                          "band: 95% confidence interval"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["300", "600", "900"]
-    assert ax.get_title() == "turnaround.p95 against arrivals.rate: mean and confidence band (5 runs per point)"
+    assert ax.get_title() == ("turnaround.p95 against arrivals.rate: mean and 95% confidence\ninterval, 5 runs "
+                              "per point")
 
 
 def test_sweep_over_a_count_in_percent_into_given_axes() -> None:
@@ -181,13 +188,47 @@ def test_sweep_over_a_count_in_percent_into_given_axes() -> None:
     figure = Figure()
     given = figure.add_subplot()
     ax = sweep_plots.plot_sweep(table[table["arrivals.rate"] == "600/h"], x="hardware.instruments",
-                          metric="stages.execution.utilisation", ax=given)
+                                metric="stages.execution.utilisation", ax=given, level=0.9)
     assert ax is given
-    (line,) = ax.get_lines()
-    assert line.get_xdata().tolist() == [1.0, 2.0, 3.0]
-    assert np.allclose(line.get_ydata(), [60.0, 60.0, 40.0])  # 0.6 x the load, at most 1
+    assert [line for line in ax.get_lines() if line.get_linestyle() != "None"] == []  # points, never joined
+    (bars,) = ax.containers
+    points = bars.lines[0]
+    assert points.get_xdata().tolist() == [1.0, 2.0, 3.0]
+    assert np.allclose(points.get_ydata(), [60.0, 60.0, 40.0])  # 0.6 x the load, at most 1
     assert ax.get_ylabel() == "stages.execution.utilisation (%)"
-    assert ax.get_legend() is None
+    assert ax.get_xlabel() == "hardware.instruments (number)"
+    assert ax.get_ylim() == (0, 103)  # a share on 0-100%, whatever its spread
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["bars: 90% confidence interval"]
+
+
+def test_sweep_legends_in_numeric_order_and_throughput_from_zero() -> None:
+    rows = [{"restarts.mean_time_between": gap, "arrivals.rate": rate, "metric": "throughput_per_hour",
+             "mean": 898.0 + i, "half_width": 2.0, "low": 896.0 + i, "high": 900.0 + i, "n": 3}
+            for i, gap in enumerate(("7d", "21d", "1d")) for rate in (0.25, 0.2)]
+    ax = sweep_plots.plot_sweep(pd.DataFrame(rows), x="arrivals.rate", metric="throughput_per_hour",
+                                by="restarts.mean_time_between")
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:3] == ["1d", "7d", "21d"]
+    assert ax.get_ylim()[0] == 0  # 898-904 jobs/h is not drawn as if it were a slope
+    sweep_plots.mark_offered_load(ax, "arrivals.rate", pd.DataFrame(rows), "throughput_per_hour")
+    offered = [line for line in ax.get_lines() if line.get_label().startswith("offered load")]
+    assert offered[0].get_xdata().tolist() == offered[0].get_ydata().tolist() == [720.0, 900.0]
+
+
+def test_sweep_figures_label_the_target_and_use_a_log_axis_only_when_asked(tmp_path: Path) -> None:
+    table = sweep_table()
+    table.loc[table["metric"] == "turnaround.p95", ["mean", "low", "high"]] *= 10  # 1.8 to 167 min
+    paths = sweep_plots.write_sweep_figures(table, ["hardware.instruments", "arrivals.rate"], tmp_path,
+                                            ["turnaround.p95"], "arrivals.rate", ("turnaround.p95", 600.0))
+    assert [p.name for p in paths] == ["sweep_turnaround_p95.png"]
+    ax = sweep_plots.plot_sweep(table, "arrivals.rate", "turnaround.p95", "hardware.instruments")
+    assert ax.get_yscale() == "linear"  # never switched by itself
+    sweep_plots.mark_target(ax, "turnaround.p95", 600.0, table[table["metric"] == "turnaround.p95"])
+    assert any(line.get_label() == "target: 10min" for line in ax.get_lines())
+    ax = sweep_plots.plot_sweep(table, "arrivals.rate", "turnaround.p95", "hardware.instruments", log=True)
+    assert ax.get_yscale() == "log"
+    assert ax.get_ylabel() == "turnaround.p95 (log scale)"
+    ax.figure.canvas.draw()
+    assert {"1 h", "10 h"} <= {t.get_text() for t in ax.get_yticklabels()}  # ticked in the metric's units
 
 
 def test_sweep_over_levels_that_are_words() -> None:
@@ -214,6 +255,7 @@ def test_a_missing_half_width_leaves_the_band_out() -> None:
                            "low": np.nan, "high": np.nan, "n": 1} for r in (0.05, 0.1)])
     ax = sweep_plots.plot_sweep(table, x="arrivals.rate", metric="turnaround.p95")
     assert ax.get_lines()[0].get_xdata().tolist() == pytest.approx([180.0, 360.0])  # per second -> per hour
+    assert all(not c.get_paths() for c in ax.collections if isinstance(c, PolyCollection))  # no band drawn
 
 
 # --- the command line --------------------------------------------------------------------------------------------
@@ -268,3 +310,38 @@ def test_the_figures_of_an_incomplete_run_say_so(results: Path, tmp_path: Path,
         axes = plots.plot_turnaround(load_run(connection, 1))
     assert axes.get_title().endswith("100 of 300 jobs, incomplete")
     plt.close(axes.figure)
+
+
+def test_run_figures_on_the_utc_clock_when_the_scenario_has_one() -> None:
+    scenario = sim.load_scenario(ROOT / "scenarios" / "calibration.toml")  # starts 08:00, calibrates 00:45, 14:15
+    result = sim.simulate(scenario, seed=3, jobs=4000)
+    figure = plots.plot_queue_lengths(result)
+    bottom = figure.axes[-1]
+    assert bottom.get_xlabel().startswith("UTC time (hh:mm)")  # about 08:00 to 21:00 of one day
+    figure.canvas.draw()
+    labels = [t.get_text() for t in bottom.get_xticklabels()]
+    assert "14:00" in labels
+    ticks = bottom.get_xticks()
+    assert ticks[labels.index("14:00")] == pytest.approx(6 * 3600.0)  # 14:00 is 6 h after 08:00
+    gantt = plots.plot_instrument_gantt(result)
+    assert gantt.get_xlabel().startswith("UTC time")
+    detail = plots.plot_instrument_detail(result)
+    assert "UTC)" in detail.get_title()
+    plain = sim.simulate(sim.load_scenario(ROOT / "scenarios" / "baseline.toml"), seed=1, jobs=500)
+    assert plots.plot_queue_lengths(plain).axes[-1].get_xlabel().startswith("time since the start of the run")
+
+
+def test_a_turnaround_figure_with_nothing_to_draw_says_why() -> None:
+    instant = {"workers": math.inf, "duration": 0}
+    data = {"arrivals": {"times": [0, 1, 2]}, "hardware": {"instruments": 1, "execution_time": "0s"},
+            "stages": dict.fromkeys(("validation", "calibration", "compilation", "save_metadata", "post_processing"),
+                                    instant)}
+    ax = plots.plot_turnaround(sim.simulate(sim.Scenario.from_dict(data)))
+    assert any("turnaround of 0" in t.get_text() for t in ax.texts)
+
+
+def test_the_instruments_utilisation_says_what_was_available() -> None:
+    scenario = sim.load_scenario(ROOT / "scenarios" / "calibration.toml")
+    result = sim.simulate(scenario, seed=3, jobs=4000)
+    texts = _texts(plots.plot_utilisation(result))
+    assert any("of their available time (" in t for t in texts)

@@ -303,9 +303,10 @@ class SweepResult:
                 "version": __version__, "complete": 1}
 
     def report(self, metrics: Sequence[str] = ()) -> str:
-        """One line per point: its factor levels and the mean +- CI half-width of a few metrics."""
-        names = list(dict.fromkeys(metrics or ([self.sweep.target.metric] if self.sweep.target else []) + list(
-            HEADLINE)))
+        """One line per point: its factor levels and the mean +- CI half-width of the target's metric,
+        ``metrics`` and the headline ones."""
+        target = [self.sweep.target.metric] if self.sweep.target and not self.sweep.target.on_misses else []
+        names = list(dict.fromkeys([*target, *metrics, *HEADLINE]))
         keys = [f.key for f in self.sweep.factors]
         cells = [[str(point[k]) for k in keys] + [
             f"{format_metric(n, e.mean)} +- {format_metric(n, e.half_width)}"

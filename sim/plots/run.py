@@ -29,6 +29,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, MultipleLocator, NullFormatter, PercentFormatter
 
 from sim.model.status import ABORTED, FAILED, READY, RECEIVED, STAGE_STARTS
+from sim.plots.clock import utc_axis, utc_clock, utc_reading
 from sim.results import timeseries
 from sim.results.metrics import stage_capacity, terminal_times
 
@@ -258,6 +259,10 @@ def plot_turnaround(result: RunResult, target: float | None = None, ax: Axes | N
     if target is not None:
         met = float(np.mean(everything <= target)) if everything.size else math.nan
         ax.axvline(target, color="#d62728", linewidth=2, label=f"target {_format_time(target)} ({met:.1%} met)")
+    if not np.any(everything > 0):  # a log axis cannot show zeros: say what there is instead of an empty frame
+        why = (f"every one of the {everything.size:,} finished jobs had a turnaround of 0 (no stage took any "
+               "time): nothing to draw on a log axis") if everything.size else "no job finished in this run"
+        ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", va="center", color="grey", wrap=True)
     log_time_axis(ax, *span)
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -310,7 +315,8 @@ def plot_queue_lengths(result: RunResult, bins: int = QUEUE_BINS) -> Figure:
     heights = [1.0 if peaks[s].max() > 3 else 0.55 for s in stages]
     figure = Figure(figsize=(13, 1.6 + 2.2 * sum(heights)), layout="constrained")
     axes = figure.subplots(len(stages), 1, sharex=True, squeeze=False, height_ratios=heights)[:, 0]
-    unit, scale = time_unit(result.sim_time)
+    utc = utc_clock(result.scenario)
+    unit, scale = ("", 1.0) if utc is not None else time_unit(result.sim_time)  # UTC: ticked as clock readings
     x = edges / scale
     for ax, stage in zip(axes, stages, strict=True):
         peak, mean = peaks[stage].to_numpy(), means[stage].to_numpy()
@@ -327,7 +333,9 @@ def plot_queue_lengths(result: RunResult, bins: int = QUEUE_BINS) -> Figure:
     handles = _shade_instrument_downtime(list(axes), result, scale)
     figure.legend(handles=[*axes[0].get_legend_handles_labels()[0], *handles], loc="outside lower center",
                   ncol=4, fontsize=9, frameon=False)
-    axes[-1].set_xlabel(f"time since the start of the run ({unit}); bins of {_format_time(edges[1] - edges[0])}")
+    axis = (utc_axis(axes[-1], 0.0, float(x[-1]), utc) if utc is not None
+            else f"time since the start of the run ({unit})")
+    axes[-1].set_xlabel(f"{axis}; bins of {_format_time(edges[1] - edges[0])}")
     axes[-1].set_xlim(0, x[-1])
     figure.suptitle(f"Jobs waiting for each stage: {_run_title(result)}", fontsize=13)
     return figure
@@ -350,7 +358,9 @@ def plot_instrument_gantt(result: RunResult, start: float | None = None, end: fl
     instruments = len(result.scenario.hardware.devices)
     ax = _new_axes(ax, (13, 2.2 + 0.5 * instruments))
     window = start is not None or end is not None
-    unit, scale = ("", 1.0) if window else time_unit(high - low)  # a window is ticked as clock readings
+    utc = utc_clock(result.scenario)
+    clocked = window or utc is not None
+    unit, scale = ("", 1.0) if clocked else time_unit(high - low)  # ticked as clock readings
     for instrument in range(instruments):
         ax.broken_barh([(low / scale, (high - low) / scale)], (instrument - 0.4, 0.8),
                        color=STATE_COLOURS["idle"], linewidth=0)
@@ -367,15 +377,32 @@ def plot_instrument_gantt(result: RunResult, start: float | None = None, end: fl
     ax.set_yticks(range(instruments), [f"{i}: {name}" for i, name in enumerate(devices)])
     ax.set_ylim(instruments - 0.5, -0.5)
     ax.set_xlim(low / scale, max(high, low + 1e-9) / scale)
-    ax.set_xlabel(clock_axis(ax, low, high) if window else f"time since the start of the run ({unit})")
+    ax.set_xlabel(utc_axis(ax, low, high, utc) if utc is not None else clock_axis(ax, low, high) if window
+                  else f"time since the start of the run ({unit})")
     ax.set_ylabel("instrument")
     order = [s for s in timeseries.STATES if s in shown or s == "idle"]
     handles = [Patch(color=STATE_COLOURS[s], label=STATE_LABELS[s]) for s in order]
     ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles), fontsize=9,
               frameon=False)
-    during = f", {clock(low)} to {clock(high)}" if window else ""
-    ax.set_title(f"What each instrument did{during}: {_run_title(result)}", pad=24)
+    during = f", {_span(result, low, high)}" if window else ""
+    ax.set_title(_fit(f"What each instrument did{during}: {_run_title(result)}", 110), pad=24)
     return ax
+
+
+def _span(result: RunResult, low: float, high: float) -> str:
+    """A stretch of the run in words: ``14:15 to 15:15 UTC``, else ``6:15 to 7:15 after the start``."""
+    utc = utc_clock(result.scenario)
+    if utc is None:
+        return f"{clock(low)} to {clock(high)} after the start"
+    days = high - low > 86400 or (utc.time_of_day + low) // 86400 != (utc.time_of_day + high) // 86400
+    return f"{utc_reading(utc, low, days)} to {utc_reading(utc, high, days)} UTC"
+
+
+def _fit(title: str, characters: int) -> str:
+    """A title wrapped onto lines of at most ``characters``, so that none is cut off at the figure's edge."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, characters))
 
 
 def queue_peak_window(result: RunResult, length: float = 3600.0) -> tuple[float, float]:
@@ -393,8 +420,8 @@ def plot_instrument_detail(result: RunResult, length: float = 3600.0) -> Axes:
     (``queue_peak_window``), where single jobs show."""
     start, end = queue_peak_window(result, length)
     ax = plot_instrument_gantt(result, start, end)
-    ax.set_title(f"Instruments around the longest execution queue ({clock(start)} to {clock(end)} after the "
-                 f"start): {_run_title(result)}", pad=24)
+    ax.set_title(_fit(f"Instruments around the longest execution queue ({_span(result, start, end)}): "
+                      f"{_run_title(result)}", 110), pad=24)
     return ax
 
 
@@ -448,8 +475,9 @@ def _plot_pool_utilisation(ax: Axes, result: RunResult) -> None:
             share = busy / capacity
             values.append(share)
             servers = ("instrument" if stage == "execution" else "worker") + ("s" if capacity != 1 else "")
-            notes.append(f"{share:.0%} of {capacity:g} {servers}" if share >= 0.01 or share == 0
-                         else f"{share:.2%} of {capacity:g} {servers}")
+            notes.append((f"{share:.0%} of {capacity:g} {servers}" if share >= 0.01 or share == 0
+                          else f"{share:.2%} of {capacity:g} {servers}")
+                         + (_of_available(result) if stage == "execution" else ""))
         else:
             values.append(0.0)
             notes.append(f"unlimited; {busy:.2f} busy on average")
@@ -457,12 +485,25 @@ def _plot_pool_utilisation(ax: Axes, result: RunResult) -> None:
     for bar, note in zip(bars, notes, strict=True):
         ax.text(min(bar.get_width(), 0.98) + 0.01, bar.get_y() + bar.get_height() / 2, note, va="center",
                 fontsize=9)
-    ax.set_xlim(0, 1.35)
+    ax.set_xlim(0, 1.45)  # room for the notes beside the bars
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.invert_yaxis()
     ax.set_xlabel("busy share of the workers (%)")
     ax.set_title("Stage pools: busy share of their workers")
+
+
+def _of_available(result: RunResult) -> str:
+    """``\n70% of their available time (93% available)`` when the instruments were not always available
+    (calibrating, in maintenance, down): the plain utilisation alone would hide it."""
+    from sim.results.availability import availability
+
+    instruments: dict[str, dict[str, float]] = availability(result).get("instruments", {})  # type: ignore[assignment]
+    pool = instruments.get("all", {})
+    available, used = pool.get("available", 1.0), pool.get("utilisation_of_available", math.nan)
+    if not math.isfinite(used) or available >= 0.9995:
+        return ""
+    return f"\n{used:.0%} of their available time ({available:.0%} available)"
 
 
 # --- report ------------------------------------------------------------------------------------------------------
