@@ -164,3 +164,12 @@ def test_a_probe_of_a_miss_probability_pools_the_periods_of_its_runs() -> None:
     assert evidence.verdict == "undecided"  # 1 of 21: the upper bound is 0.2, the lower 0.0024
     assert str(target) == "P(a 1d period's turnaround.p95 >= 10min) < 5% at 95% confidence (one-sided)"
     assert Probe(1, evidence).holds is False
+
+
+def test_a_miss_probability_that_cannot_be_shown_with_the_periods_run_says_how_many_it_needs() -> None:
+    target = Target("turnaround.p95", 600.0, per=86400.0, miss_probability=0.05, search="k", low=1, high=2,
+                    unit="int", find="min", max_replications=5)
+    probe = Probe(2, decide_miss(0, 35, 5, 0.05, 0.95), 1)  # a week each of 5 runs, not a day missed
+    assert probe.evidence.verdict == "undecided"  # 0 of 35: the upper bound is 8.2%
+    answer = CapacityAnswer(target, {}, None, None, probe, (probe,), 1)
+    assert "59 periods are needed to show a miss probability below 5% at 95%; 35 were run" in answer.describe()

@@ -159,7 +159,22 @@ class CapacityAnswer:
         split = (f"; each of up to {self.looks} looks at a probe tested at {each:.3g}%, so that a probe errs at "
                  f"most {1 - t.level:.0%}") if self.looks > 1 else ""
         lines.append(f"  ({len(self.probes)} probes, {self.runs:,} runs{split})")
-        return "\n".join(lines)
+        hint = self._periods_hint()
+        return "\n".join([*lines, *([hint] if hint else [])])
+
+    def _periods_hint(self) -> str:
+        """For a miss probability: when a probe without a single miss could not be decided, how many periods
+        it takes before none missing shows the target at this level."""
+        t = self.target
+        undecided = [p for p in self.probes if p.evidence.verdict == "undecided" and p.evidence.misses == 0]
+        if not t.on_misses or not undecided or t.miss_probability is None:
+            return ""
+        level = undecided[0].evidence.level
+        needed = math.ceil(math.log(1 - level) / math.log(1 - t.miss_probability))
+        return (f"  note: with no period missing, {needed:,} periods are needed to show a miss probability below "
+                f"{format_share(t.miss_probability)} at {100 * level:.3g}%; "
+                f"{undecided[0].evidence.periods:,} were run: give more replications, longer runs or a larger "
+                "max_replications")
 
     def probe_rows(self) -> list[dict[str, Any]]:
         """One row per probe, in the order the search made them: the other factors, the searched value, the
