@@ -113,7 +113,7 @@ class Warmup:
     def __str__(self) -> str:
         if self.jobs:
             return f"first {self.jobs:,} jobs"
-        return f"first {self.time:g} s" if self.time else "none"
+        return f"first {format_seconds(self.time)}" if self.time else "none"
 
 
 @dataclass(frozen=True)
