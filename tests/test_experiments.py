@@ -473,3 +473,17 @@ def test_numbers_for_people() -> None:
     one = interval([1.0, 1.0 - 2e-16, 1.0 + 4e-16])  # a share that is 1 by construction
     assert (one.mean, one.half_width) == (1.0, 0.0)
     assert interval([0.62, 0.61]).half_width > 0
+
+
+def test_a_printed_interval_stops_where_the_mean_must_lie() -> None:
+    from sim.experiments.replications import format_table
+
+    rows = [{"metric": "jobs.failed", "mean": 4.667, "half_width": 12.5, "low": -7.837, "high": 17.17, "n": 3},
+            {"metric": "availability.instruments.all.available", "mean": 0.986, "half_width": 0.024,
+             "low": 0.962, "high": 1.01, "n": 3},
+            {"metric": "jobs.submitted", "mean": 300.0, "half_width": 0.0, "low": 300.0, "high": 300.0, "n": 3}]
+    lines = format_table(rows, 0.95).splitlines()
+    assert lines[0].split() == ["metric", "mean", "95%", "interval", "n"]
+    assert "[0, 17.17]" in lines[1]
+    assert "[96.2%, 100%]" in lines[2]
+    assert "(the same in every run)" in lines[3]

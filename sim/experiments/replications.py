@@ -257,12 +257,17 @@ def format_table(rows: Sequence[Mapping[str, Any]], level: float | None = None) 
 
 
 def _interval_text(row: Mapping[str, Any]) -> str:
-    """``[1.2min, 1.9min]``; said in words for a metric every run gave the same (a count fixed by the
-    scenario, a share that is 1 by construction); ``-`` when it cannot be estimated."""
+    """``[1.2min, 1.9min]``, cut at 0 (and a share at 100%), where the mean must lie; said in words for a
+    metric every run gave the same (a count fixed by the scenario, a share that is 1 by construction); ``-``
+    when it cannot be estimated. The tables written keep the t interval as it is."""
     if row["half_width"] == 0:
         return "(the same in every run)"
-    low, high = (format_metric(row["metric"], row[k]) for k in ("low", "high"))
-    return "-" if low == "-" else f"[{low}, {high}]"
+    metric = row["metric"]
+    low, high = float(row["low"]), float(row["high"])
+    if not math.isnan(low):  # every metric is zero or more, a share at most 100%: a t interval need not know
+        low, high = max(low, 0.0), (min(high, 1.0) if is_share(metric) else high)
+    shown = [format_metric(metric, v) for v in (low, high)]
+    return "-" if shown[0] == "-" else f"[{shown[0]}, {shown[1]}]"
 
 
 HEADLINE = ("jobs.ready", "jobs.failed", "jobs.aborted", "throughput_per_hour", "turnaround.mean", "turnaround.p50",
