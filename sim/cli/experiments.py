@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from sim.simulation import load_scenario
 if TYPE_CHECKING:  # the experiment layer is imported by the commands that use it, not by a single run
     import pandas as pd
 
-    from sim.experiments.replications import Warmup
+    from sim.experiments.replications import PeriodTarget, Warmup
     from sim.experiments.sweeps import Sweep
 
 
@@ -40,7 +41,8 @@ def _add_experiment_options(parser: argparse.ArgumentParser, *, sweep: bool) -> 
                         help="local worker processes (default: one per core; 1 runs in this process)")
     parser.add_argument("--dask-scheduler", metavar="ADDRESS",
                         help="run on the Dask distributed cluster whose scheduler is at ADDRESS (tcp://host:8786)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress (a bar on a terminal, otherwise a line every tenth of the runs)")
 
 
 def add_experiment_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -48,12 +50,22 @@ def add_experiment_commands(commands: argparse._SubParsersAction[argparse.Argume
     run.add_argument("--replications", type=positive, metavar="R",
                      help="run R independent replications and print every metric's mean and confidence interval")
     run.add_argument("--confidence", type=level, default=0.95, help="confidence level (default 0.95)")
+    run.add_argument("--all", dest="all_metrics", action="store_true",
+                     help="print every metric, not only the headline ones (--out always writes them all)")
+    run.add_argument("--tail", metavar="METRIC<THRESHOLD",
+                     help="the chance that a period's METRIC misses THRESHOLD, such as 'turnaround.p95<10min' "
+                     "(a period's p95 of 10 min or more is a miss); the period is --per")
+    run.add_argument("--per", type=duration, default=86400.0, metavar="PERIOD",
+                     help="the period of --tail, such as 1h, 1d (default) or 1w")
     _add_experiment_options(run, sweep=False)
     sweep = commands.add_parser("sweep", help="run a sweep: every combination of the factors, R replications each")
     sweep.add_argument("sweep", type=Path, help="sweep TOML file (or a scenario file, with --factor)")
     sweep.add_argument("--out", type=out_folder, metavar="DIR", help="folder for sweep.sqlite and sweep.csv")
     sweep.add_argument("--show", action="append", default=[], metavar="METRIC",
-                       help="a metric to print for every point (default: the target's and a few headline ones)")
+                       help="a metric to print for every point and to draw (with --out), besides the target's and "
+                       "a few headline ones; may be repeated")
+    sweep.add_argument("--log", action="append", default=[], metavar="METRIC",
+                       help="draw this metric on a log axis (ticked in its units); may be repeated")
     _add_experiment_options(sweep, sweep=True)
     capacity = commands.add_parser("capacity", help="search for the highest load (or fewest servers) at which the "
                                    "sweep file's [target] holds")
@@ -103,15 +115,47 @@ def _interrupted() -> int:
     return 130
 
 
+def _tail_of(args: argparse.Namespace) -> tuple[PeriodTarget, ...]:
+    """``--tail METRIC<THRESHOLD`` (or ``>``) and ``--per``, as the per-period count each run makes."""
+    from sim.experiments.replications import PeriodTarget
+    from sim.results.periods import PeriodMetricError, check_period_metric
+    from sim.scenario.units import parse_duration
+
+    if args.tail is None:
+        return ()
+    below = "<" in args.tail
+    metric, sep, limit = args.tail.partition("<" if below else ">")
+    if not sep or not metric.strip() or not limit.strip():
+        raise UsageError(f"--tail {args.tail}: expected METRIC<THRESHOLD or METRIC>THRESHOLD, such as "
+                         "'turnaround.p95<10min'")
+    try:
+        check_period_metric(metric.strip())
+        threshold = parse_duration(limit.strip())
+    except (PeriodMetricError, ValueError) as error:
+        raise UsageError(f"--tail {args.tail}: {error}") from None
+    if not args.per > 0:
+        raise UsageError(f"--per: expected a period such as 1d, got {args.per:g} s")
+    return (PeriodTarget(metric.strip(), args.per, threshold, below),)
+
+
 def run_replications(args: argparse.Namespace) -> int:
     from sim.experiments.executors import show_progress
-    from sim.experiments.replications import ExperimentError, Warmup, format_table, replicate, write_replications
+    from sim.experiments.replications import (
+        ExperimentError,
+        Warmup,
+        format_table,
+        headline_rows,
+        replicate,
+        write_replications,
+    )
 
     if args.replications is None:
-        raise UsageError("--warmup, --warmup-jobs, --processes and --dask-scheduler go with --replications R")
+        raise UsageError("--warmup, --warmup-jobs, --processes, --dask-scheduler, --all and --tail go with "
+                         "--replications R")
     scenario = load_scenario(args.scenario)
     if args.changes:
         scenario = scenario.with_values(changes(args.changes))
+    periods = _tail_of(args)
     out = prepare_out(args.out) if args.out else None
     warmup = _warmup_of(args) or Warmup()
     try:
@@ -121,7 +165,8 @@ def run_replications(args: argparse.Namespace) -> int:
     try:
         with _experiment(args) as executor:
             replications = replicate(scenario, args.replications, seed=args.seed, jobs=args.jobs, warmup=warmup,
-                                     level=args.confidence, executor=executor, progress=show_progress(args.quiet))
+                                     level=args.confidence, executor=executor, progress=show_progress(args.quiet),
+                                     periods=periods)
     except KeyboardInterrupt:
         return _interrupted()
     written = write_replications(replications, out) if out is not None else ()
@@ -129,10 +174,34 @@ def run_replications(args: argparse.Namespace) -> int:
     print(f"scenario {scenario.name}: {args.replications} replications of {jobs:,} jobs (seeds spawned from "
           f"{scenario.run.seed if args.seed is None else args.seed}), warm-up {warmup}, "
           f"{args.confidence:.0%} confidence intervals, on {_executor_name(args)}\n")
-    print(format_table(replications.rows()))
+    rows = replications.rows()
+    shown = rows if args.all_metrics else headline_rows(rows)
+    print(format_table(shown, args.confidence))
+    if len(shown) < len(rows):
+        where = f" and in {written[1]}" if written else ""
+        print(f"({len(rows) - len(shown)} more metrics with --all{where})")
+    for period in periods:
+        print("\n" + _tail_line(replications.runs, period, args.confidence))
     if written:
         print(f"\nwrote {written[0]} and {written[1]}")
     return 0
+
+
+def _tail_line(runs: Sequence[Mapping[str, float]], period: PeriodTarget, level: float) -> str:
+    from sim.experiments.replications import format_metric, miss_probability, period_label
+    from sim.experiments.target import format_share
+
+    count, misses, share, low, high = miss_probability(runs, period, level)
+    miss = ">=" if period.below else "<="
+    what = f"P(a {period_label(period.period)} period's {period.metric} {miss} " \
+        f"{format_metric(period.metric, period.threshold)})"
+    if count == 0:
+        return (f"{what}: no whole {period_label(period.period)} period after the warm-up in any run; run more "
+                "jobs or choose a shorter --per")
+    worst = max(run.get(f"{period.prefix}.worst", math.nan) for run in runs)
+    return (f"{what} = {format_share(share)}: {misses:,} of {count:,} periods over {len(runs)} runs, "
+            f"{level:.0%} interval [{format_share(low)}, {format_share(high)}] (Clopper-Pearson, periods taken "
+            f"as independent); the worst period's {period.metric}: {format_metric(period.metric, worst)}")
 
 
 def _load_sweep(args: argparse.Namespace) -> Sweep:
@@ -160,7 +229,7 @@ def sweep(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return _interrupted()
     written = write_sweep(result, out) if out is not None else ()
-    figures = _sweep_figures(sweep, result.table(), out) if out is not None else []
+    figures = _sweep_figures(sweep, result.table(), out, args.show, args.log) if out is not None else []
     jobs = sweep.jobs or sweep.scenario.run.jobs
     points = f"{len(result.points)} point" + ("s" if len(result.points) != 1 else "")
     print(f"sweep {sweep.name}: {points} x {sweep.replications} replications of {jobs:,} jobs "
@@ -178,15 +247,18 @@ def sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep_figures(sweep: Sweep, table: pd.DataFrame, out: Path) -> list[Path]:
-    """The sweep's curves with confidence bands: the target's metric (against its search key) and headlines."""
+def _sweep_figures(sweep: Sweep, table: pd.DataFrame, out: Path, show: Sequence[str] = (),
+                   log: Sequence[str] = ()) -> list[Path]:
+    """The sweep's figures, one per metric: the target's (against its search key, with its threshold), each
+    ``--show`` metric, and the headline ones; ``--log`` metrics on a log axis."""
     from sim.plots.sweeps import SWEEP_HEADLINES, write_sweep_figures
 
     target = sweep.target
-    metrics = (target.metric, *SWEEP_HEADLINES) if target is not None else SWEEP_HEADLINES
+    metrics = (*((target.metric,) if target is not None else ()), *show, *SWEEP_HEADLINES)
     x = target.search if target is not None and target.search in [f.key for f in sweep.factors] else None
-    line = (target.metric, target.threshold) if target is not None else None
-    return write_sweep_figures(table, [f.key for f in sweep.factors], out / "figures", metrics, x, line)
+    line = (target.metric, target.threshold) if target is not None and not target.on_misses else None
+    return write_sweep_figures(table, [f.key for f in sweep.factors], out / "figures", metrics, x, line,
+                               level=sweep.level, log=log)
 
 
 def capacity(args: argparse.Namespace) -> int:
