@@ -87,6 +87,14 @@ def mix(data: dict[str, Any], trace: list[dict[str, Any]] | None) -> set[str]:
     if "calibration" in data:
         several = len(data["hardware"]["devices"]) > 1
         on.add(f"recalibration ({'several' if several else 'one'} instrument, {data['calibration']['on_expired']})")
+        if "stagger" in data["calibration"]:
+            on.add("staggered recalibration of drawn lengths")
+    if "maintenance" in data:
+        on.add("maintenance windows")
+    if "outages" in data["hardware"]:
+        on.add("an instrument's own outages")
+    if "profile" in data.get("arrivals", {}) and trace is None:
+        on.add("arrival profile")
     if "restarts" in data:
         restarts = data["restarts"]
         on.add(f"restarts {restarts['policy']}")

@@ -186,3 +186,11 @@ def test_one_week_is_a_unit() -> None:
 
     assert parse_duration("1w") == 7 * 86_400
     assert math.isclose(parse_duration("0.5w"), 3.5 * 86_400)
+
+
+@pytest.mark.parametrize("name", ["planning_compilers", "planning_fleet"])
+def test_the_planner_questions_are_valid_sweeps_with_a_miss_probability_target(name: str) -> None:
+    sweep = sim.Sweep.from_toml(ROOT / "scenarios" / f"{name}.toml")
+    assert sweep.target is not None
+    assert sweep.target.per == 86_400
+    assert sweep.target.miss_probability == 0.05

@@ -274,8 +274,9 @@ CHAOS_POLICIES = tuple(POLICY_OPTIONS)
 def chaos_faults(draw: st.DrawFn, jobs: int) -> dict[str, Any]:
     """Every kind of fault at once, each at a drawn intensity (zero included): aborts (drawn and explicit, for
     jobs below ``jobs``), failures in every stage with ``after_end``, instrument errors, hangs (with a timeout,
-    or sometimes without one: a scenario the station must refuse), outages, recalibrations (of one or several
-    instruments, either ``on_expired``) and frequent, overlapping restarts under either policy."""
+    or sometimes without one: a scenario the station must refuse), outages (an instrument's own rates too),
+    recalibrations (of one or several instruments, staggered or not, of drawn lengths, either ``on_expired``),
+    maintenance windows, and frequent, overlapping restarts under either policy."""
     data: dict[str, Any] = {}
     explicit = draw(st.lists(st.tuples(st.integers(0, jobs - 1), st.floats(0, 600)), max_size=4))
     data["aborts"] = {"probability": draw(st.floats(0, 0.4)), "delay": draw(duration_distributions(300.0)),
@@ -305,6 +306,21 @@ def chaos_faults(draw: st.DrawFn, jobs: int) -> dict[str, Any]:
             "on_expired": draw(st.sampled_from(("recompile", "run_anyway"))),
             "start_time_of_day": _clock(draw(st.integers(0, 1439))),
         }
+        if draw(st.booleans()):  # each instrument on its own, staggered schedule, for a drawn length
+            data["calibration"] |= {"stagger": draw(st.sampled_from(("1min", "20min", "3h"))),
+                                    "duration": draw(st.sampled_from((
+                                        "2min", {"dist": "uniform", "low": "30s", "high": "20min"},
+                                        {"dist": "exponential", "mean": "5min"})))}
+    instruments = len(data["hardware"]["devices"])
+    if draw(st.booleans()):  # maintenance windows, one-off or repeating, some overlapping the run's start
+        data["maintenance"] = [{"instrument": draw(st.integers(0, instruments - 1)),
+                                "at": draw(st.sampled_from((0, "30s", "5min", "40min"))),
+                                "duration": draw(st.sampled_from(("10s", "3min", "30min"))),
+                                **({"every": "1h"} if draw(st.booleans()) else {})}
+                               for _ in range(draw(st.integers(1, 3)))]
+    if instruments > 1 and draw(st.booleans()):  # one instrument with outage rates of its own
+        data["hardware"]["outages"] = {f"qpu-{draw(st.integers(0, instruments - 1))}": {
+            "mean_time_between_outages": draw(st.sampled_from(("1min", "10min"))), "mean_repair_time": "2min"}}
     restarts: dict[str, Any] = {"policy": draw(st.sampled_from(("fail", "requeue"))),
                                 "downtime": draw(positive_durations(600.0)),
                                 "retry_delay": draw(st.sampled_from(("1s", "5s", "30s")))}
@@ -327,6 +343,9 @@ def chaos_scenarios(draw: st.DrawFn) -> tuple[dict[str, Any], list[dict[str, Any
     data["run"]["jobs"] = jobs
     data.update(draw(chaos_faults(jobs)))
     data["scheduler"] = draw(schedulers(*_owners(data.get("workload"))))
+    if "rate" in data.get("arrivals", {}) and draw(st.booleans()):  # a daily profile, some hours without load
+        data["arrivals"]["profile"] = {"hour_of_day": draw(st.lists(st.sampled_from((0, 0.2, 1, 3)), min_size=24,
+                                                                    max_size=24).filter(any))}
     trace = None
     if draw(st.booleans()):
         times = sorted(draw(st.lists(st.floats(0, 900), min_size=jobs, max_size=jobs)))
