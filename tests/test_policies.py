@@ -276,8 +276,9 @@ class Rogue(SelectPolicy):
 def test_a_policy_that_names_a_job_not_in_the_queue_is_reported() -> None:
     scenario = sim.Scenario.from_dict({"arrivals": {"times": [0, 0]}, "hardware": {"execution_time": 5}},
                                       source="rogue.toml").with_values({"scheduler.policy": Rogue})
-    with pytest.raises(PolicyError, match=r"rogue\.toml: scheduler\.policy: policy '.*Rogue' broke the "
-                                          r"scheduling protocol: pop\(\) returned job 999, which is not waiting"):
+    with pytest.raises(PolicyError, match=r"rogue\.toml: scheduler\.policy: policy '.*Rogue' broke the scheduling "
+                                          r"protocol: pop\(now=0, instrument=0\) returned job 999, which is not "
+                                          r"waiting"):
         sim.simulate(scenario)
 
 
@@ -431,7 +432,8 @@ def test_command_line_reports_a_policy_that_breaks_the_protocol(tmp_path: Path) 
     assert process.returncode == 2
     assert "Traceback" not in process.stderr
     assert "rogue.toml: scheduler.policy: policy 'my_policies.py:ReturnsAStranger' broke the scheduling protocol: " \
-           "pop() returned job 10000" in process.stderr
+           "pop(now=" in process.stderr
+    assert "returned job 10000" in process.stderr
     assert "which is not waiting in the queue" in process.stderr
 
 

@@ -143,7 +143,8 @@ def test_compare_command_prints_the_table_and_rejects_bad_input(capsys: pytest.C
     assert main(["compare", str(COMPARISON), "--policy", "fifo", "--policy", "project_shares", "--replications", "2",
                  "--jobs", "500"]) == 0
     out = capsys.readouterr().out
-    assert "A = fifo, B = project_shares, 2 paired replications of 500 jobs" in out
+    assert 'A = fifo, B = project_shares { by = "project", weights = { qec = 2' in out  # the variant's options
+    assert "2 paired replications of 500 jobs" in out
     assert "interval of B - A" in out
     for args, message in (
             (["--policy", "fifo", "--policy", "lifo"], "scheduler.policy: unknown policy 'lifo'"),

@@ -32,13 +32,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Generator
 from enum import Enum
+from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import simpy
 
+from hardware_mock.device import DeviceProfile
 from hardware_mock.errors import ErrorRecord
 from hardware_mock.execution import ExecutionPlan
 from hardware_mock.faults import JobFault, draw_job_faults, hang_timeout, instrument_error
+from hardware_mock.limits import check_jobs
 from hardware_mock.measurement import ReadoutError, sample_counts, sparse_random_distribution
 from hardware_mock.timing import execution_time
 from sim.model.calibration import CalibrationService
@@ -46,11 +50,13 @@ from sim.model.downtime import Downtime
 from sim.model.faults import Cause, JobFailure, StageFailure, stage_failures
 from sim.model.pools import Pool
 from sim.model.records import Holder, InstrumentPeriod, JobRecords, Outcome
-from sim.model.service import EventLog, Service
-from sim.model.status import EXECUTION_STARTED, PENDING_EXECUTION
+from sim.model.service import EventLog, NoProgress, Service
+from sim.model.status import EXECUTION_STARTED, NOT_RECEIVED, PENDING_EXECUTION, STATUSES
 from sim.model.workload import Workload
 from sim.policies import PolicyError, QueueContext, SchedulingPolicy, policy_for_run
-from sim.scenario.scenario import Scenario
+from sim.policies.protocol import RunOutcome
+from sim.policies.registry import resolve
+from sim.scenario.scenario import Scenario, Scheduler
 from sim.scenario.streams import RandomStreams
 
 JobProcess = Generator[simpy.Event, object, None]
@@ -70,6 +76,33 @@ class InstrumentState(Enum):
     MAINTENANCE = "maintenance"
     """In a scheduled maintenance window (whether the service is up or not)."""
     RESETTING = "resetting"
+
+
+class PolicyStalled(NoProgress, PolicyError):
+    """Nothing is left to happen while the scheduling policy holds jobs back from idle instruments: both the
+    station's ``NoProgress`` and the policy's ``PolicyError``."""
+
+    def __init__(self, source: str, key: str, message: str) -> None:
+        PolicyError.__init__(self, source, key, message)
+
+
+def matches_instruments(scheduler: Scheduler) -> bool:
+    """Whether the scenario's policy says it gives each instrument only jobs that fit its device
+    (``matches_instruments = True`` on the policy's class): a job then need fit only one instrument."""
+    factory = scheduler.factory or resolve(scheduler.policy, Path(scheduler.folder) if scheduler.folder else None)[1]
+    return bool(getattr(factory, "matches_instruments", False))
+
+
+def device_fits(device: DeviceProfile, workload: Workload) -> npt.NDArray[np.bool_]:
+    """Which jobs ``device`` can run (qubits, shots, circuit duration against T2)."""
+    w = workload
+    factor = np.where(np.isnan(w.duration_over_t2), device.max_circuit_duration_over_t2, w.duration_over_t2)
+    fits: npt.NDArray[np.bool_] = check_jobs(device, w.qubits, w.shots, w.depth, factor) == 0
+    return fits
+
+
+_RUN_END = {Cause.ABORT: "aborted", Cause.OUTAGE: "failed", Cause.RESTART: "restarted"}
+"""The ``RunOutcome.end`` of a run cut short, by why its job process was interrupted."""
 
 
 class Instruments:
@@ -109,8 +142,15 @@ class Instruments:
         """The job whose run is under way on each instrument (not one finishing its batch after an abort)."""
         self.calibration: CalibrationService | None = None
         self.recompile: Callable[[int], JobProcess] | None = None
-        self.pool = Pool(env, "execution", len(self.devices), self._execution_policy(),
-                         records.holdings_of("execution"), on_bad_choice=self._policy_error)
+        policy = self._execution_policy()
+        self.pool = Pool(env, "execution", len(self.devices), policy, records.holdings_of("execution"),
+                         on_bad_choice=self._policy_error)
+        self._fits = [device_fits(d, workload).tolist() for d in self.devices] \
+            if len(set(self.devices)) > 1 and matches_instruments(scenario.scheduler) else None
+        """Per instrument, which jobs fit it, when the policy promises to match them (each start is checked)."""
+        self._on_started: Callable[[int, int, float], None] | None = getattr(policy, "started", None)
+        self._on_finished: Callable[[int, int, float, RunOutcome], None] | None = getattr(policy, "finished", None)
+        """The policy's optional callbacks, looked up once (None: the hot path skips them)."""
         self.downtime = Downtime(env, scenario, self.pool, self.running, streams, service, log, records, interrupt,
                                  finished)
 
@@ -123,7 +163,8 @@ class Instruments:
         if clock is None:
             clock = plan.start_time_of_day if plan is not None else 0.0
         context = QueueContext.for_workload(
-            self.workload, expected, self.records.times[:, PENDING_EXECUTION], instruments=len(self.devices),
+            self.workload, expected, self.records.times[:, PENDING_EXECUTION], devices=tuple(self.devices),
+            expected_by_instrument=self.times, instrument_state=self._state_name,
             windows=scheduler.windows, start_time_of_day=clock, calibration=plan,
             current_set=self._current_set, calibration_set=self.records.calibration_set)
         return policy_for_run(scheduler, context, self.scenario.source)
@@ -132,10 +173,70 @@ class Instruments:
         assert self.calibration is not None
         return self.calibration.current
 
-    def _policy_error(self, message: str) -> PolicyError:
+    # --- the policy's errors and callbacks (sim.policies.protocol) ------------------------------------------------
+
+    def _state_name(self, instrument: int) -> str:
+        return self.state(instrument).value
+
+    def _policy_error(self, message: str, job: object = None) -> PolicyError:
+        """The one-line error of a policy that raised or broke the protocol: names it, the job, what happened."""
         scenario = self.scenario
+        about = f"; {self._about(job)}" if isinstance(job, int) and not isinstance(job, bool) else ""
         return PolicyError(scenario.source, "scheduler.policy",
-                           f"policy {scenario.scheduler.policy!r} broke the scheduling protocol: {message}")
+                           f"policy {scenario.scheduler.policy!r} {message}{about}")
+
+    def _about(self, job: int) -> str:
+        """Where a job the policy named stands (a stranger, or one it returned before)."""
+        records = self.records
+        if not 0 <= job < len(self.workload):
+            return f"job {job} is no job of this run (jobs 0 .. {len(self.workload) - 1})"
+        started = float(records.times[job, EXECUTION_STARTED])
+        if not math.isnan(started) and int(records.status[job]) != PENDING_EXECUTION:
+            return (f"job {job} started on instrument {int(records.instrument[job])} at t={started:.9g} already "
+                    "(returned twice?)")
+        code = int(records.status[job])
+        status = "not received yet" if code == NOT_RECEIVED else f"in status {STATUSES[code]}"
+        return f"job {job} never joined this queue: it is {status}"
+
+    def _misfit(self, job_id: int, instrument: int) -> PolicyError:
+        device, w = self.devices[instrument], self.workload
+        return self._policy_error(
+            f"broke its promise to match jobs to instruments: it started job {job_id} ({int(w.qubits[job_id])} "
+            f"qubits, {int(w.shots[job_id])} shots) on instrument {instrument} ({device.name}, {device.qubits} "
+            "qubits), which cannot run it")
+
+    def stalled(self, message: str) -> NoProgress:
+        """The error of a run with nothing left to happen (``message``): a ``PolicyStalled`` naming the policy
+        and the jobs it holds back when instruments are idle while jobs wait, else a plain ``NoProgress``."""
+        waiting, free = self.pool.waiting_jobs(), self.pool.free_servers()
+        if not waiting or not free:
+            return NoProgress(message)
+        shown = ", ".join(map(str, waiting[:5])) + (", ..." if len(waiting) > 5 else "")
+        idle = ", ".join(map(str, free))
+        return PolicyStalled(self.scenario.source, "scheduler.policy",
+                             f"policy {self.scenario.scheduler.policy!r} stalled the station: {message}; it holds "
+                             f"back {len(waiting)} waiting job{'s' if len(waiting) != 1 else ''} ({shown}) while "
+                             f"instrument{'s' if len(free) != 1 else ''} {idle} "
+                             f"{'are' if len(free) != 1 else 'is'} free, and next_change gave no time to ask again")
+
+    def _notify_started(self, job_id: int, instrument: int) -> None:
+        assert self._on_started is not None
+        now = self.env.now
+        try:
+            self._on_started(job_id, instrument, now)
+        except Exception as error:
+            raise self._policy_error(f"raised {type(error).__name__}: {error} in started(job {job_id}, instrument "
+                                     f"{instrument}, now={now:.9g})") from error
+
+    def _notify_finished(self, job_id: int, instrument: int, end: str) -> None:
+        assert self._on_finished is not None
+        now = self.env.now
+        outcome = RunOutcome(end, now - self.pool.held_since(instrument))
+        try:
+            self._on_finished(job_id, instrument, now, outcome)
+        except Exception as error:
+            raise self._policy_error(f"raised {type(error).__name__}: {error} in finished(job {job_id}, "
+                                     f"instrument {instrument}, now={now:.9g}, {outcome})") from error
 
     def _execution_times(self) -> list[list[float]]:
         """Seconds each job would take on each instrument (instruments of one device share one list)."""
@@ -173,10 +274,14 @@ class Instruments:
         run, error, reset, after_end = self._outcome(job_id, instrument) if self.faulty else (
             self.times[instrument][job_id], None, 0.0, False)
         self.running[instrument] = job_id
+        if self._on_started is not None:
+            self._notify_started(job_id, instrument)
         try:
             yield env.timeout(run)
         except simpy.Interrupt as interrupt:
             self.running[instrument] = None
+            if self._on_finished is not None:
+                self._notify_finished(job_id, instrument, _RUN_END[interrupt.cause])  # type: ignore[index]
             if interrupt.cause is Cause.ABORT:
                 self._stop(job_id, instrument)
             elif interrupt.cause is Cause.OUTAGE:
@@ -186,6 +291,8 @@ class Instruments:
             raise  # a restart: the pool's shutdown ended the holding
         self.running[instrument] = None
         now = env.now
+        if self._on_finished is not None:
+            self._notify_finished(job_id, instrument, "ready" if error is None and not reset else "failed")
         if reset:
             self.log("execution_timeout", job_id, f"instrument {instrument} reset for {reset:g} s")
             self._period(instrument, "timed_out", env.now - run, env.now)
@@ -206,6 +313,8 @@ class Instruments:
         while True:
             grant = pool.acquire(job_id, self.env.now)
             instrument = grant if isinstance(grant, int) else (yield from pool.wait(job_id, grant))
+            if self._fits is not None and not self._fits[instrument][job_id]:
+                raise self._misfit(job_id, instrument)
             if calibration is None or calibration.is_valid(int(self.records.calibration_set[job_id])):
                 return instrument
             if calibration.plan.on_expired == "run_anyway":

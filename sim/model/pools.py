@@ -38,7 +38,7 @@ from typing import ClassVar
 import simpy
 
 from sim.model.records import NOBODY, Holdings, Outcome
-from sim.policies.protocol import SchedulingPolicy
+from sim.policies.protocol import SchedulingPolicy, pop_with_instrument
 from sim.policies.ranked import RankedList
 
 RESTARTED = -1
@@ -71,7 +71,7 @@ class FifoQueue:
         self._number[job] = self._head + len(self._entries)
         self._entries.append(job)
 
-    def pop(self, now: float) -> int | None:
+    def pop(self, now: float, server: int = 0) -> int | None:
         if not self._number:
             return None
         if not self._skips:  # nobody withdrawn: the head waits
@@ -105,24 +105,29 @@ class FifoQueue:
         return len(self._number)
 
 
-def _protocol_error(message: str) -> Exception:
+def _protocol_error(message: str, job: object = None) -> Exception:
     return RuntimeError(f"scheduling policy: {message}")
+
+
+def _raised(error: Exception) -> str:
+    return f"raised {type(error).__name__}: {error}"
 
 
 class Pool:
     """``capacity`` servers (``math.inf``: as many as asked for), indexed from 0, handed out lowest index first,
-    to the jobs ``queue`` picks. ``on_bad_choice(message)`` builds the error raised when the queue breaks the
-    protocol."""
+    to the jobs ``queue`` picks. ``on_bad_choice(message, job)`` builds the error raised when the queue breaks the
+    protocol or raises (``job``: the job it named, if any)."""
 
     def __init__(self, env: simpy.Environment, name: str, capacity: float, queue: SchedulingPolicy,
-                 holdings: Holdings, on_bad_choice: Callable[[str], Exception] = _protocol_error) -> None:
+                 holdings: Holdings, on_bad_choice: Callable[[str, object], Exception] = _protocol_error) -> None:
         self.env = env
         self.name = name
         self.capacity = capacity
         self.unlimited = math.isinf(capacity)
         self.queue = queue
         self._push = queue.push
-        self._pop = queue.pop
+        self._pop, self._per_server = pop_with_instrument(queue)
+        """``pop(now, server)``, and whether the answer may differ by server (else one None answers for all)."""
         self._bypass = self.unlimited or not getattr(queue, "sees_every_job", True)
         """Whether a job that finds a free server and nobody waiting may start without asking the queue."""
         self._bad_choice = on_bad_choice
@@ -187,7 +192,10 @@ class Pool:
                 return server
         grant = self.env.event()
         self._waiting[job_id] = grant
-        self._push(job_id, now)
+        try:
+            self._push(job_id, now)
+        except Exception as error:  # the policy's own bug: stop the run naming it (zero cost when none)
+            raise self._bad_choice(f"{_raised(error)} in push(job {job_id}, now={now:.9g})", job_id) from error
         if self._free:
             self._dispatch()
             if grant.triggered:  # the policy chose this very job: no need to wait for the event
@@ -216,7 +224,10 @@ class Pool:
             self._begin(server, holder, now)
             claim.succeed(server)
         elif self._waiting:
-            job = self._pop(now)
+            try:  # (inline, not ``_ask``: this is every start from a queue)
+                job = self._pop(now, server)
+            except Exception as error:
+                raise self._raised_in_pop(error, now, server) from error
             grant = self._waiting.pop(job, None)  # type: ignore[arg-type]  # None when the policy holds back
             if grant is not None:
                 self._begin(server, job, now)  # type: ignore[arg-type]  # a job the queue named
@@ -225,15 +236,27 @@ class Pool:
                 heapq.heappush(self._free, server)
                 self._ask_later()
             else:
-                raise self._not_waiting(job)
+                raise self._not_waiting(job, now, server)
         else:
             heapq.heappush(self._free, server)
+
+    def waiting_jobs(self) -> list[int]:
+        """The jobs waiting in the queue now, by id."""
+        return sorted(self._waiting)
+
+    def free_servers(self) -> list[int]:
+        """The servers free now, by index."""
+        return sorted(self._free)
 
     def position(self, job_id: int) -> int | None:
         """Jobs ahead of ``job_id`` in this pool's queue, or None if it does not wait here."""
         if job_id not in self._waiting:
             return None
-        return self.queue.position(job_id, self.env.now)
+        try:
+            return self.queue.position(job_id, self.env.now)
+        except Exception as error:
+            raise self._bad_choice(f"{_raised(error)} in position(job {job_id}, now={self.env.now:.9g})",
+                                   job_id) from error
 
     def wait(self, job_id: int, grant: simpy.Event) -> Generator[simpy.Event, object, int]:
         """Wait for the server ``acquire`` promised with ``grant``; a job interrupted while it waits (aborted,
@@ -254,7 +277,7 @@ class Pool:
                 self.release(grant.value, Outcome.ABORTED)  # type: ignore[arg-type]  # its server index
             return
         del self._waiting[job_id]
-        self.queue.remove(job_id)
+        self._remove(job_id)
         if self._free and self._waiting:  # a policy that held jobs back may now start one
             self._dispatch()
 
@@ -301,7 +324,7 @@ class Pool:
         for server in sorted(self.holdings.open()):
             self._close(server, now, Outcome.RESTART)
         for job in self._waiting:
-            self.queue.remove(job)
+            self._remove(job)
         claims = [claim for queue in self._claims.values() for _, claim in queue]
         self._reset_volatile()
         for claim in claims:
@@ -309,33 +332,71 @@ class Pool:
 
     # --- dispatching -------------------------------------------------------------------------------------------
 
-    def _not_waiting(self, job: int) -> Exception:
-        return self._bad_choice(f"pop() returned job {job!r}, which is not waiting in the queue "
-                                f"({len(self._waiting)} jobs wait)")
+    def _not_waiting(self, job: object, now: float, server: int) -> Exception:
+        return self._bad_choice(f"broke the scheduling protocol: pop(now={now:.9g}, instrument={server}) returned "
+                                f"job {job!r}, which is not waiting in the queue ({self._who_waits()})", job)
+
+    def _who_waits(self) -> str:
+        jobs = sorted(self._waiting)
+        shown = ", ".join(map(str, jobs[:5])) + (", ..." if len(jobs) > 5 else "")
+        return f"{len(jobs)} job{'s' if len(jobs) != 1 else ''} wait{'s' if len(jobs) == 1 else ''}: {shown}" \
+            if jobs else "no job waits"
+
+    def _ask(self, now: float, server: int) -> int | None:
+        """The queue's choice for ``server`` (a policy that raises stops the run, naming it)."""
+        try:
+            return self._pop(now, server)
+        except Exception as error:
+            raise self._raised_in_pop(error, now, server) from error
+
+    def _raised_in_pop(self, error: Exception, now: float, server: int) -> Exception:
+        return self._bad_choice(f"{_raised(error)} in pop(now={now:.9g}, instrument={server}) ({self._who_waits()})",
+                                None)
+
+    def _remove(self, job: int) -> None:
+        try:
+            self.queue.remove(job)
+        except Exception as error:
+            raise self._bad_choice(f"{_raised(error)} in remove(job {job})", job) from error
 
     def _dispatch(self) -> None:
-        """Hand the free servers to the jobs the queue picks now; when it picks none while jobs wait, wake up
-        when it says the answer may change."""
+        """Hand the free servers to the jobs the queue picks now (asking for each free server, lowest first, when
+        the queue's answer may depend on the server); when it picks none for some while jobs wait, wake up when
+        it says the answer may change."""
         now = self.env.now
+        held_back: list[int] = []
         while self._free and self._waiting:
-            job = self.queue.pop(now)
+            server = heapq.heappop(self._free)
+            job = self._ask(now, server)
             if job is None:
-                self._ask_later()
-                return
+                held_back.append(server)
+                if self._per_server:
+                    continue
+                break
             grant = self._waiting.pop(job, None)
             if grant is None:
-                raise self._not_waiting(job)
-            server = heapq.heappop(self._free)
+                heapq.heappush(self._free, server)
+                raise self._not_waiting(job, now, server)
             self._begin(server, job, now)
             grant.succeed(server)
+        if held_back:
+            for server in held_back:
+                heapq.heappush(self._free, server)
+            if self._waiting:
+                self._ask_later()
 
     def _ask_later(self) -> None:
         now = self.env.now
-        at = self.queue.next_change(now)
+        try:
+            at = self.queue.next_change(now)
+        except Exception as error:
+            raise self._bad_choice(f"{_raised(error)} in next_change(now={now:.9g}) ({self._who_waits()})",
+                                   None) from error
         if at is None:
             return
         if not at > now:
-            raise self._bad_choice(f"next_change({now:.9g}) returned {at!r}; expected a time after now (or None)")
+            raise self._bad_choice(f"broke the scheduling protocol: next_change({now:.9g}) returned {at!r}; expected "
+                                   "a time after now (or None)", None)
         if self._wake is not None and now < self._wake_at <= at:
             return  # a wake-up is already due no later
         self._wake_at = at

@@ -22,7 +22,11 @@ Built-in policies, by the name a scenario gives them (``[scheduler] policy = "..
 A user's policy is a plain class in the user's own module, named in the scenario as ``"module:Class"`` (or
 ``"file.py:Class"`` next to the scenario file), built as ``Class(context, **options)``. Subclass ``KeyPolicy``
 (a key per job, O(log n)) or ``SelectPolicy`` (choose among all waiting jobs, O(n)), or implement the protocol
-directly.
+directly (``pop(now, instrument)``, optional ``started`` and ``finished`` callbacks; no preemption).
+
+A policy's options that are wrong raise ``OptionError(key, message)`` from its constructor (``key`` a dotted path
+inside ``[scheduler.options]``, such as ``"slack.batch"``): ``stationsim validate`` and every run then name
+``scheduler.options.slack.batch``. ``sim.policies.options`` has readers for durations, weights and numbers.
 """
 
 from sim.policies.base import KeyPolicy, SelectPolicy
@@ -30,23 +34,27 @@ from sim.policies.calibration_aware import CalibrationAware
 from sim.policies.context import QueueContext
 from sim.policies.fair_share import FairShare
 from sim.policies.ordering import Aging, Fifo, ShortestFirst, StrictPriority
-from sim.policies.protocol import PolicyError, PolicyFactory, SchedulingPolicy
+from sim.policies.protocol import RUN_ENDS, PolicyError, PolicyFactory, RunOutcome, SchedulingPolicy
 from sim.policies.ranked import RankedList
 from sim.policies.registry import BUILTIN, policy_for_run, resolve
 from sim.policies.timeslot import Timeslot
 from sim.policies.windows import Window
+from sim.scenario.distributions import FieldError as OptionError  # a bad option: OptionError("slack.batch", "...")
 
 __all__ = [
     "BUILTIN",
+    "RUN_ENDS",
     "Aging",
     "CalibrationAware",
     "FairShare",
     "Fifo",
     "KeyPolicy",
+    "OptionError",
     "PolicyError",
     "PolicyFactory",
     "QueueContext",
     "RankedList",
+    "RunOutcome",
     "SchedulingPolicy",
     "SelectPolicy",
     "ShortestFirst",

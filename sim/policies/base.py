@@ -4,10 +4,14 @@
   queue adds the job's queue-entry time and id to it, so ties are always broken explicitly (earlier entry first,
   then lower id). Every operation is O(log n) and positions are exact. FIFO, strict priority, shortest expected
   execution first and linear aging are key policies.
-- ``SelectPolicy``: define ``select(queued, now)``, which gets every waiting job in queue-entry order and
-  returns the one to start now, or None to start none; optionally ``next_change(now)``, the time at which it
-  may want to start one (a window opens). It costs O(n) per start: for prototypes and small queues. Positions
-  are counted in queue-entry order.
+- ``SelectPolicy``: define ``select(queued, now)`` (or ``select(queued, now, instrument)`` to know which
+  instrument is free), which gets every waiting job in queue-entry order and returns the one to start now, or
+  None to start none; optionally ``next_change(now)``, the time at which it may want to start one (a window
+  opens). It costs O(n) per start: for prototypes and small queues. A job's position is counted by the policy's
+  own order: ``select`` is asked again and again, as if instrument 0 took each chosen job in turn, until it
+  chooses the job (so ``select`` must only choose, never change the policy's state); when it chooses none, or
+  the queue is longer than ``position_limit``, or the class sets ``positions_by_select = False``, the policy
+  cannot say and the position is None.
 
 Both take the run's ``QueueContext`` as their first constructor argument; a subclass adds its options as
 keyword arguments after it::
@@ -23,7 +27,8 @@ keyword arguments after it::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from sim.policies.context import QueueContext
@@ -47,7 +52,7 @@ class _RankedQueue:
     def remove(self, job: int) -> None:
         self._order.remove(self._keys.pop(job))
 
-    def position(self, job: int, now: float) -> int:
+    def position(self, job: int, now: float) -> int | None:
         return self._order.rank(self._keys[job])
 
     def next_change(self, now: float) -> float | None:
@@ -71,7 +76,7 @@ class KeyPolicy(_RankedQueue):
     def push(self, job: int, now: float) -> None:
         self._add(job, (*self.key(job), self.context.entered(job), job))
 
-    def pop(self, now: float) -> int | None:
+    def pop(self, now: float, instrument: int = 0) -> int | None:
         if not self._keys:
             return None
         job: int = self._order.pop_first()[-1]
@@ -84,18 +89,61 @@ class SelectPolicy(_RankedQueue):
 
     sees_every_job: ClassVar[bool] = True
     """Every job is offered to ``select``, even one that finds an instrument free."""
+    positions_by_select: ClassVar[bool] = True
+    """Positions come from asking ``select`` repeatedly (False: the policy cannot say; positions are None)."""
+    position_limit: ClassVar[int] = 500
+    """The longest queue whose positions are counted by asking ``select`` (O(n) per job ahead)."""
+
+    def __init__(self, context: QueueContext) -> None:
+        super().__init__(context)
+        self._select = _select_with_instrument(self.select)
 
     def select(self, queued: Sequence[int], now: float) -> int | None:
-        """The job in ``queued`` to start now, or None to start none yet."""
+        """The job in ``queued`` to start now, or None to start none yet (a subclass may take a third argument,
+        the free instrument's index)."""
         raise NotImplementedError(f"{type(self).__name__} must define select(queued, now)")
 
     def push(self, job: int, now: float) -> None:
         self._add(job, (self.context.entered(job), job))
 
-    def pop(self, now: float) -> int | None:
+    def pop(self, now: float, instrument: int = 0) -> int | None:
         if not self._keys:
             return None
-        job = self.select([key[1] for key in self._order], now)
+        job = self._select([key[1] for key in self._order], now, instrument)
         if job is not None and job in self._keys:
             self._order.remove(self._keys.pop(job))
         return job  # a job that does not wait is reported by the pool
+
+    def position(self, job: int, now: float) -> int | None:
+        """Jobs ``select`` would choose before ``job``, one instrument taking them in turn (None: it cannot
+        say: it would choose none first, or the queue is too long to ask, or the class turned it off)."""
+        if job not in self._keys:
+            raise KeyError(job)
+        if not self.positions_by_select or len(self._keys) > self.position_limit:
+            return None
+        queued = [key[1] for key in self._order]
+        for ahead in range(len(queued)):
+            chosen = self._select(list(queued), now, 0)
+            if chosen == job:
+                return ahead
+            if chosen is None or chosen not in self._keys:
+                return None
+            queued.remove(chosen)
+        return None
+
+
+def _select_with_instrument(select: Callable[..., int | None]) -> Callable[[Sequence[int], float, int], int | None]:
+    """``select`` as ``select(queued, now, instrument)``; one that takes no instrument gets a wrapper (decided
+    once, when the policy is built)."""
+    try:
+        parameters = [p for p in inspect.signature(select).parameters.values()
+                      if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return select
+    if len(parameters) >= 3:
+        return select
+
+    def two(queued: Sequence[int], now: float, instrument: int) -> int | None:
+        return select(queued, now)
+
+    return two

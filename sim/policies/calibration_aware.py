@@ -47,7 +47,7 @@ class CalibrationAware:
         self._fifo.add(key)
         self._by_length.add((self._expected[job], *key))
 
-    def pop(self, now: float) -> int | None:
+    def pop(self, now: float, instrument: int = 0) -> int | None:
         if not self._keys:
             return None
         head = self._fifo.first()[1]

@@ -83,7 +83,7 @@ class FairShare:
         if head is None or key < head:
             self._refresh(group)
 
-    def pop(self, now: float) -> int | None:
+    def pop(self, now: float, instrument: int = 0) -> int | None:
         heap, current = self._heap, self._current
         while heap:
             entry = heap[0]

@@ -8,7 +8,9 @@
 Through the API a policy may also be given as the class itself (``scenario.with_values({"scheduler.policy":
 Mine})``). ``[scheduler.options]`` are passed to it as keyword arguments, after the run's ``QueueContext``.
 Everything that can be checked before a run is checked when the scenario loads (the name resolves, the module
-imports, the options fit the constructor; a built-in policy also checks their values); errors raise
+imports, the options fit the constructor, and their values: the policy is built on a context with no jobs, and
+an ``OptionError`` (``FieldError``) it raises names the option's path, such as ``slack.batch``; a user's
+policy sees no job class names there, so names are checked when the run builds it); errors raise
 ``ValueError``/``FieldError`` that the scenario reports with the file and key.
 """
 
@@ -139,6 +141,13 @@ def check_options(factory: PolicyFactory, options: Mapping[str, Any]) -> None:
             raise FieldError(p.name, "missing; this option is required")
     if factory in BUILTIN.values():
         factory(QueueContext.empty(), **options)
+        return
+    try:  # a user's policy checks its option values by raising OptionError (a FieldError) with the key's path
+        factory(QueueContext.empty(job_classes=()), **options)
+    except FieldError:
+        raise
+    except Exception:  # anything else may be the empty context's doing: the run will tell
+        return
 
 
 def build(factory: PolicyFactory, context: QueueContext, options: Mapping[str, Any]) -> SchedulingPolicy:

@@ -80,7 +80,7 @@ class Timeslot:
     def push(self, job: int, now: float) -> None:
         self._place(job, (self.context.entered(job), job))
 
-    def pop(self, now: float) -> int | None:
+    def pop(self, now: float, instrument: int = 0) -> int | None:
         if now >= self._next_expiry:
             self._expire(now)
         open_owners = sorted({self._window_owner[i] for i, w in enumerate(self.windows) if w.is_open(now, self.clock)})

@@ -18,12 +18,16 @@
     options = { weights = { alice = 3 } }
 
 Everything is checked at load (see ``sim.policies.registry``); an error names the file and the key, such as
-``scheduler.options.half_life`` or ``scheduler.windows[1].start``.
+``scheduler.options.half_life`` or ``scheduler.windows[1].start``. The options belong to the policy: a change of
+``scheduler.policy`` to another policy (``--set scheduler.policy=fifo``) starts from no options unless the same
+change gives them (``with_policy_reset``); in a file that ``extends`` another, ``options`` replace the base
+file's whole (``options = {}`` clears them) and another ``policy`` without ``options`` starts from none
+(``merge_scheduler``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +126,28 @@ def check_window_owners(source: str, windows: tuple[Window, ...], users: set[str
             raise ScenarioError(source, f"scheduler.windows[{i}].{window.by}",
                                 f"no job class has {window.by} {window.owner!r}; the workload's {window.by}s are "
                                 f"{', '.join(sorted(known))}")
+
+
+def with_policy_reset(current_policy: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` (dotted keys, as ``Scenario.with_values`` takes them) with ``scheduler.options`` emptied when
+    they change ``scheduler.policy`` to another policy and give no options of their own (the old policy's options
+    would not fit the new one)."""
+    changed = dict(changes)
+    policy = changed.get("scheduler.policy")
+    gives_options = any(key == "scheduler.options" or key.startswith("scheduler.options.") for key in changed)
+    if "scheduler.policy" in changed and policy != current_policy and not gives_options:
+        changed["scheduler.options"] = {}
+    return changed
+
+
+def merge_scheduler(base: Mapping[str, Any], override: Mapping[str, Any],
+                    merge: Callable[[dict[str, Any], Mapping[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """An extending file's ``[scheduler]`` over its base file's: key by key (``merge``), except the options,
+    which belong to the policy: given, they replace the base's whole; not given with another policy, none are
+    inherited."""
+    merged = merge(dict(base), {key: value for key, value in override.items() if key != "options"})
+    if "options" in override:
+        merged["options"] = override["options"]
+    elif "policy" in override and override["policy"] != base.get("policy", "fifo"):
+        merged.pop("options", None)
+    return merged

@@ -5,14 +5,17 @@ streams named by what they are for (``sim.scenario.streams``), never from the po
 and of policy B see the very same jobs: their difference in a metric is the policy's effect alone, and the Student-t
 interval of the per-seed differences B - A (``sim.experiments.confidence.t_interval``) is much narrower than the two
 separate intervals would suggest. ``compare`` runs the replications and ``Comparison.table()`` prints them;
-``assert_no_worse`` makes a regression test of it.
+``assert_no_worse`` makes a regression test of it. Each policy takes its own options (``a_options``,
+``b_options``; by default those the scenario gives it: a variant's, or ``[scheduler.options]`` for the scenario's
+own policy, else none), and the table's head says which each ran with. ``metrics`` replaces the default metrics,
+``extra_metrics`` adds to them (``sim.testing.metrics``: deadline misses with a slack per class, ...).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -91,13 +94,16 @@ class Comparison:
     seeds: tuple[int, ...]
     level: float
     metrics: Mapping[str, MetricComparison]
+    a_options: Mapping[str, Any] = field(default_factory=dict)
+    b_options: Mapping[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> MetricComparison:
         return self.metrics[name]
 
     def table(self) -> str:
         """The comparison as a text table."""
-        head = (f"{self.scenario}: A = {self.a}, B = {self.b}, {len(self.seeds)} paired replications of "
+        head = (f"{self.scenario}: A = {self.a}{_options(self.a_options)}, B = {self.b}{_options(self.b_options)}, "
+                f"{len(self.seeds)} paired replications of "
                 f"{self.jobs:,} jobs (the same jobs under both: common random numbers), {self.level:.0%} "
                 "confidence intervals")
         width = max(len(name) for name in self.metrics)
@@ -121,14 +127,17 @@ class Comparison:
 
 def compare(scenario: ScenarioLike, a: object, b: object, *, replications: int = 5, jobs: int | None = None,
             seed: int | None = None, level: float = 0.95,
-            metrics: Mapping[str, tuple[Metric, bool]] | None = None) -> Comparison:
-    """Run policies ``a`` and ``b`` (names, variants of the scenario, or classes) on ``replications`` common
-    seeds spawned from ``seed`` (default: the scenario's) and compare ``metrics`` (default ``METRICS``)."""
+            metrics: Mapping[str, tuple[Metric, bool]] | None = None,
+            extra_metrics: Mapping[str, tuple[Metric, bool]] | None = None,
+            a_options: Mapping[str, Any] | None = None, b_options: Mapping[str, Any] | None = None) -> Comparison:
+    """Run policies ``a`` and ``b`` (names, variants of the scenario, or classes; with ``a_options`` and
+    ``b_options``, see the module docstring) on ``replications`` common seeds spawned from ``seed`` (default:
+    the scenario's) and compare ``metrics`` (default ``METRICS``) and ``extra_metrics``."""
     if replications < 2:
         raise ValueError(f"a paired comparison needs at least 2 replications, got {replications}")
     base = as_scenario(scenario)
-    chosen = dict(METRICS if metrics is None else metrics)
-    first, second = with_policy(base, a), with_policy(base, b)
+    chosen = {**(METRICS if metrics is None else metrics), **(extra_metrics or {})}
+    first, second = with_policy(base, a, a_options), with_policy(base, b, b_options)
     seeds = tuple(replication_seeds(base.run.seed if seed is None else seed, replications))
     values: dict[str, list[list[float]]] = {name: [[], []] for name in chosen}
     for s in seeds:
@@ -141,7 +150,27 @@ def compare(scenario: ScenarioLike, a: object, b: object, *, replications: int =
         name, t_interval(va, level), t_interval(vb, level),
         t_interval(np.subtract(vb, va), level), higher) for name, ((va, vb), (_, higher)) in
         ((n, (values[n], chosen[n])) for n in chosen)}
-    return Comparison(base.name, _label(a, first), _label(b, second), jobs or base.run.jobs, seeds, level, compared)
+    return Comparison(base.name, _label(a, first), _label(b, second), jobs or base.run.jobs, seeds, level, compared,
+                      dict(first.scheduler.options), dict(second.scheduler.options))
+
+
+def _options(options: Mapping[str, Any]) -> str:
+    """Options as a TOML inline table, for the table's head (nothing when there are none)."""
+    if not options:
+        return ""
+    return " " + _inline(options)
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {_inline(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
+    return repr(value)
 
 
 def _label(given: object, scenario: Any) -> str:

@@ -4,8 +4,10 @@ Every promise here is about *overtaking*. Job K overtakes job J when K takes an 
 waits in the execution queue: J entered PENDING_EXECUTION before (``e_J < s_K``) and leaves the queue after
 (``s_K < leave_J``, J's own start, or the abort or failure that took it out; never, if it still waits when the run
 ends). Jobs that enter or leave in the very instant K starts do not count: within one instant the order of
-events is not the policy's. A policy's order is a *rank* per job (more urgent first); an ``Overtaking`` is a
-start while a more urgent job waited. ``overtakings`` finds them all in O(n log n) (one sweep over time with a
+events is not the policy's. A policy's order is a *rank* per job (more urgent first), or the policy's own *key*
+(a function of a job, least first, as ``KeyPolicy.key``: ``key_rank`` turns it into a rank, ties broken by
+queue-entry time and job id as the key policies do); an ``Overtaking`` is a start while a more urgent job
+waited. ``overtakings`` finds them all in O(n log n) (one sweep over time with a
 heap of waiting jobs); the ``assert_*`` functions raise an ``AssertionError`` that says which rule broke and
 shows the first cases.
 
@@ -84,11 +86,12 @@ def recompiled(result: RunResult) -> set[int]:
     return {e.job_id for e in result.records.events if e.kind == "recompile" and e.job_id is not None}
 
 
-def overtakings(result: RunResult, rank: npt.ArrayLike, *, exclude: Iterable[int] = ()) -> list[Overtaking]:
-    """Every start of a job while a job of higher ``rank`` (one number per job: more urgent = higher) waited,
-    in order of start time. Jobs in ``exclude`` (and recompiled jobs) do not count as waiting."""
+def overtakings(result: RunResult, rank: Rank, *, exclude: Iterable[int] = ()) -> list[Overtaking]:
+    """Every start of a job while a job of higher ``rank`` (one number per job: more urgent = higher; or a
+    policy's key function, least first) waited, in order of start time. Jobs in ``exclude`` (and recompiled
+    jobs) do not count as waiting."""
     q = QueueTimes.of(result)
-    urgency = np.asarray(rank, dtype=np.float64)
+    urgency = np.asarray(_as_rank(result, rank), dtype=np.float64)
     skip = np.zeros(len(q.entered), dtype=bool)
     skip[list({*exclude, *recompiled(result)})] = True
     waiting = np.flatnonzero(~np.isnan(q.entered) & ~skip)
@@ -156,12 +159,33 @@ def assert_priority_order(result: RunResult, *, fifo_within_class: bool = False,
           lambda job: f"priority {priority[job]}")
 
 
-def assert_no_overtaking(result: RunResult, rank: npt.ArrayLike, *, rule: str = "order broken",
+def key_rank(result: RunResult, key: Callable[[int], Sequence[object]]) -> Floats:
+    """A rank from a policy's key (``key(job)``, a tuple, least first; then queue-entry time, then job id): the
+    jobs that entered the execution queue ranked as a key policy orders them (the others last)."""
+    entered = result.times[:, PENDING_EXECUTION]
+    queued = np.flatnonzero(~np.isnan(entered)).tolist()
+    entered_of = entered.tolist()
+    order = sorted(queued, key=lambda job: (*key(job), entered_of[job], job))
+    rank = np.full(len(entered), -math.inf)
+    rank[order] = -np.arange(len(order), dtype=np.float64)
+    return rank
+
+
+Rank = npt.ArrayLike | Callable[[int], Sequence[object]]
+"""One number per job (higher: more urgent), or a policy's key function (least first)."""
+
+
+def _as_rank(result: RunResult, rank: Rank) -> npt.ArrayLike:
+    return key_rank(result, rank) if callable(rank) else rank
+
+
+def assert_no_overtaking(result: RunResult, rank: Rank, *, rule: str = "order broken",
                          exclude: Iterable[int] = (), about: Callable[[int], str] | None = None) -> None:
-    """No job starts while a job of higher ``rank`` waits (``rank``: one number per job). The message names
-    ``rule``; ``about(job)`` says what matters about each job shown (``"priority 2, short"``)."""
+    """No job starts while a job of higher ``rank`` waits (``rank``: one number per job, or the policy's own key
+    function, such as ``policy_of(result).key``, least first). The message names ``rule``; ``about(job)`` says
+    what matters about each job shown (``"priority 2, short"``)."""
     __tracebackhide__ = True
-    _fail(rule, overtakings(result, rank, exclude=exclude), result, about)
+    _fail(rule, overtakings(result, _as_rank(result, rank), exclude=exclude), result, about)
 
 
 def assert_aging_order(result: RunResult, step: float, *, exclude: Iterable[int] = ()) -> None:

@@ -13,7 +13,7 @@ The plugin imports the simulator only when a fixture is used, so that it costs n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +44,7 @@ class GoldenSummaries:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.test_name + (f"-{name}" if name else ""))
         return self.folder / f"{safe}.json"
 
-    def check(self, result: RunResult, name: str = "", **tolerances: Any) -> None:
+    def check(self, result: RunResult | Mapping[str, Any], name: str = "", **tolerances: Any) -> None:
         """Compare ``result`` with this test's golden summary (``name`` tells several apart); keyword arguments go
         to ``sim.testing.assert_matches_golden`` (``rtol``, ``atol``, ``tolerances``, ``figures``)."""
         from sim.testing.golden import assert_matches_golden

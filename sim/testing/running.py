@@ -5,6 +5,12 @@ tables), puts ``policy`` in its ``[scheduler]`` (a built-in name, ``"module:Clas
 defines under ``[scheduler.variants]``, or the policy class itself) with ``options``, and simulates it. The
 options default to those the scenario gives for that policy: the variant's, or ``[scheduler.options]`` when the
 policy is the scenario's own; otherwise none.
+
+After the run, ``context_of(result)`` is the run's ``QueueContext`` (every job's workload columns, the devices,
+each job's last queue-entry time) and ``policy_of(result)`` the scenario's policy built afresh on it, so that a
+test can ask the policy itself, say ``policy_of(result).key``, what order it promised
+(``assert_no_overtaking(result, rank=policy_of(result).key)``). A policy that raises or breaks the protocol during
+``run`` raises ``PolicyError`` (``sim.policies``) with the one line the command line prints.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from sim.model.status import PENDING_EXECUTION
+from sim.policies import QueueContext, SchedulingPolicy, policy_for_run
 from sim.results.run import RunResult
 from sim.scenario.scenario import Scenario
 from sim.simulation import load_scenario, simulate
@@ -56,3 +66,19 @@ def run(scenario: ScenarioLike, policy: object = None, *, options: Mapping[str, 
         **changes: Any) -> RunResult:
     """Simulate ``scenario`` under ``policy`` (None: the scenario's own); see ``with_policy``."""
     return simulate(with_policy(scenario, policy, options, **changes), jobs=jobs, seed=seed, store=store)
+
+
+def context_of(result: RunResult) -> QueueContext:
+    """The ``QueueContext`` of a finished run: what its policy read (each job's last queue-entry time)."""
+    from sim.testing.ordering import expected_execution  # ordering imports this module's neighbours
+
+    hardware, w = result.scenario.hardware, result.workload
+    entered = np.ascontiguousarray(result.times[:, PENDING_EXECUTION], dtype=np.float64)
+    return QueueContext.for_workload(w, expected_execution(result), entered, devices=tuple(hardware.devices),
+                                     windows=result.scenario.scheduler.windows)
+
+
+def policy_of(result: RunResult) -> SchedulingPolicy:
+    """The run's scheduling policy (with its options) built afresh on ``context_of(result)``, to ask it what it
+    promised: its ``key``, its ``deadline``, ..."""
+    return policy_for_run(result.scenario.scheduler, context_of(result), result.scenario.source)
