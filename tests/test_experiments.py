@@ -487,3 +487,15 @@ def test_a_printed_interval_stops_where_the_mean_must_lie() -> None:
     assert "[0, 17.17]" in lines[1]
     assert "[96.2%, 100%]" in lines[2]
     assert "(the same in every run)" in lines[3]
+
+
+def test_a_sweep_reads_a_miss_probability_target_off_its_grid(tmp_path: Path) -> None:
+    body = SMALL_SWEEP + ('\n[target]\nmetric = "turnaround.p95"\nbelow = "1h"\nper = "30min"\nmiss_probability = 0.7\n'
+                          'search = "arrivals.rate"\nrange = ["100/h", "900/h"]\n')
+    sweep = Sweep.from_toml(write_sweep_file(tmp_path, body))
+    result = run_sweep(sweep)
+    assert all(run["per_30min.turnaround.p95.periods"] >= 1 for point in result.runs for run in point)
+    assert sweep.target is not None
+    answers = grid_answers(sweep.target, result.points, result.runs)
+    assert answers[0].startswith("stages.compilation.workers = 1: holds at every level of the grid, up to 450/h "
+                                 "(0% of periods missed)")

@@ -356,12 +356,12 @@ def _grid_line(target: Target, context: tuple[tuple[str, Any], ...],
                 "harder one: the grid is too noisy to read (use stationsim capacity)")
     _, best, evidence = levels[prefix - 1]
     direction = "up to" if target.find == "max" else "down to"
-    shown = (format_share(evidence.estimate) if target.on_misses
-             else format_metric(target.metric, evidence.estimate))
+    shown = (f"{format_share(evidence.estimate)} of periods missed" if target.on_misses
+             else f"{target.metric} {format_metric(target.metric, evidence.estimate)}")
     if prefix == len(levels):
-        return (f"{where}: holds at every level of the grid, {direction} {best} ({target.metric} {shown}); the "
+        return (f"{where}: holds at every level of the grid, {direction} {best} ({shown}); the "
                 "grid does not reach where it stops holding")
     after = levels[prefix]
     state = "fails" if after[2].verdict == "fails" else "is not shown to hold"
-    return (f"{where}: holds {direction} {best} ({target.metric} {shown}) and {state} at {after[1]}; the "
+    return (f"{where}: holds {direction} {best} ({shown}) and {state} at {after[1]}; the "
             "capacity lies between (stationsim capacity narrows it down)")

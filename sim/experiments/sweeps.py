@@ -330,8 +330,11 @@ def run_sweep(sweep: Sweep, executor: Executor | None = None, *, progress: bool 
 
     scenarios = sweep.point_scenarios()
     seeds = sweep.seeds()
-    specs = [RunSpec.of(scenario, seed, sweep.jobs, sweep.warmup) for scenario in scenarios for seed in seeds]
     target = sweep.target
+    period = target.period_target() if target is not None else None
+    periods = (period,) if period is not None else ()  # a miss-probability target: each run counts its periods
+    specs = [RunSpec.of(scenario, seed, sweep.jobs, sweep.warmup, periods) for scenario in scenarios
+             for seed in seeds]
     check = (lambda metrics: target.check_metric(metrics, sweep.source)) if target is not None else None
     started, clock = _now(), time.perf_counter()
     flat = run_tasks(run_replication, specs, executor, progress=progress, description=sweep.name, check=check)
