@@ -288,3 +288,40 @@ def test_a_callback_that_raises_is_named_with_its_job(tmp_path: Path) -> None:
                                           r"finished\(job 0, instrument 0, now=[0-9.e+]+, RunOutcome\(end='ready', "
                                           r"run_time=[0-9.e+]+\)\)$"):
         run(_broken_file(tmp_path, "FailsInFinished"))
+
+
+def test_compare_gives_each_policy_its_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _edf_file(tmp_path)
+    status = main(["compare", str(path), "--policy", "fifo", "--policy", EDF, "--options",
+                   'B={ slack = { interactive = "30s", batch = "1h" } }', "--metric",
+                   'deadline_misses={ slack = { interactive = "30s", batch = "1h" } }', "--replications", "2"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert 'B = ' in out
+    assert '{ slack = { interactive = "30s", batch = "1h" } }' in out
+    line = next(row for row in out.splitlines() if row.startswith("deadline misses (share)"))
+    assert float(line.split()[3]) > float(line.split()[4])  # EDF misses fewer deadlines than FIFO
+    status = main(["compare", str(path), "--policy", "fifo", "--policy", EDF, "--options",
+                   'B={ slack = { batch = "30 parsecs" } }', "--replications", "2"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(f"stationsim: error: --options B (policy {EDF}): slack.batch: expected a duration")
+
+
+COMPARISON = Path(__file__).parent.parent / "scenarios" / "scheduler_comparison.toml"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--options", "B={ step = \"soon\" }"], "--options B (policy aging): step: "),
+    (["--options", "B=5min"], "--options B: expected a TOML inline"),
+    (["--options", "C={}"], "expected A={...} or B={...}"),
+    (["--metric", "nonsense"], "--metric nonsense: unknown metric"),
+    (["--metric", "deadline_misses={ slack = { x = \"1s\" } }", "--replications", "2", "--jobs", "50"],
+     "--metric deadline_misses: slack.x: no job class 'x'")])
+def test_compare_refuses_bad_options_and_metrics_in_one_line(args: list[str], message: str,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", str(COMPARISON), "--policy", "fifo", "--policy", "aging", *args]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("stationsim: error: ")
+    assert message in error
+    assert len(error.splitlines()) == 1

@@ -298,21 +298,90 @@ def add_compare_command(commands: argparse._SubParsersAction[argparse.ArgumentPa
     compare.add_argument("--policy", dest="policies", action="append", default=[], metavar="POLICY",
                          help="a built-in policy (fifo, priority, fair_share, ...), a variant the scenario defines "
                          "under [scheduler.variants], or a user's module:Class; give it twice: A, then B")
+    compare.add_argument("--options", dest="options", action="append", default=[], metavar="A|B={...}",
+                         help="the options of policy A or B as a TOML inline table, such as "
+                         "B='{ slack = { interactive = \"30s\" } }' (default: those the scenario gives it, else "
+                         "none); may be given for each")
+    compare.add_argument("--metric", dest="metrics", action="append", default=[], metavar="NAME[={...}]",
+                         help="an extra metric: deadline_misses='{ slack = { interactive = \"30s\" } }', "
+                         "class_wait='{ job_class = \"batch\" }', or a user's module:function; may be repeated")
     compare.add_argument("--replications", type=positive, default=5, metavar="R",
                          help="paired replications (default 5, at least 2)")
     compare.add_argument("--jobs", type=positive, help="jobs per run (default: the scenario's run.jobs)")
     compare.add_argument("--seed", type=seed, help="base seed of the replications (default: the scenario's)")
 
 
+def _inline_table(option: str, text: str) -> dict[str, object]:
+    import tomllib
+
+    try:
+        value = tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{option}: expected a TOML inline table such as '{{ step = \"5min\" }}', got {text!r} "
+                         f"({error})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{option}: expected a TOML inline table such as '{{ step = \"5min\" }}', got {text!r}")
+    return value
+
+
+def _policy_options(given: list[str], policies: list[str]) -> list[dict[str, object] | None]:
+    """``--options A={...}`` / ``B={...}`` (or the policy's own name before the ``=``), per policy."""
+    chosen: list[dict[str, object] | None] = [None, None]
+    for entry in given:
+        label, equals, text = entry.partition("=")
+        side = {"A": 0, "B": 1}.get(label.strip())
+        if side is None and label.strip() in policies:
+            side = policies.index(label.strip())
+        if not equals or side is None:
+            raise UsageError(f"--options {entry!r}: expected A={{...}} or B={{...}} (the first or second --policy)")
+        if chosen[side] is not None:
+            raise UsageError(f"--options: policy {'AB'[side]} has options twice")
+        chosen[side] = _inline_table(f"--options {'AB'[side]}", text)
+    return chosen
+
+
+def _extra_metrics(given: list[str]) -> dict[str, object]:
+    from sim.testing.metrics import named_metrics
+
+    extra: dict[str, object] = {}
+    for entry in given:
+        name, equals, text = entry.partition("=")
+        options = _inline_table(f"--metric {name}", text) if equals else {}
+        try:
+            extra.update(named_metrics(name.strip(), options))
+        except ValueError as error:
+            raise UsageError(f"--metric {name.strip()}: {error}") from None
+    return extra
+
+
 def compare(args: argparse.Namespace) -> int:
+    from sim.scenario.config import ScenarioError
     from sim.testing.comparison import compare  # the testing kit only when comparing
+    from sim.testing.metrics import MetricError
+    from sim.testing.running import with_policy
 
     if len(args.policies) != 2:
         raise UsageError(f"--policy: give exactly two policies to compare, such as --policy fifo --policy "
                          f"fair_share (got {len(args.policies)})")
     if args.replications < 2:
         raise UsageError("--replications: a paired comparison needs at least 2 replications")
-    comparison = compare(load_scenario(args.scenario), *args.policies, replications=args.replications,
-                         jobs=args.jobs, seed=args.seed)
+    options = _policy_options(args.options, args.policies)
+    metrics = _extra_metrics(args.metrics)
+    scenario = load_scenario(args.scenario)
+    for side, (policy, given) in enumerate(zip(args.policies, options, strict=True)):
+        try:
+            with_policy(scenario, policy, given)  # each side checked here, so that an error names its option
+        except ScenarioError as error:
+            if not error.key.startswith("scheduler.options"):
+                raise
+            key = error.key.removeprefix("scheduler.options").lstrip(".")
+            raise UsageError(f"--options {'AB'[side]} (policy {policy}): {f'{key}: ' if key else ''}"
+                             f"{error.message}") from None
+    try:
+        comparison = compare(scenario, *args.policies, replications=args.replications, jobs=args.jobs,
+                             seed=args.seed, extra_metrics=metrics,  # type: ignore[arg-type]
+                             a_options=options[0], b_options=options[1])
+    except MetricError as error:
+        raise UsageError(f"--metric {error}") from None
     print(comparison.table())
     return 0
