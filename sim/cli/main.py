@@ -14,6 +14,8 @@
     (replications, sweep and capacity take --processes N, --dask-scheduler ADDRESS and --quiet)
     stationsim compare SCENARIO --policy A --policy B [--replications R] [--jobs N] [--seed S]
                                                                 paired comparison of two scheduling policies
+    stationsim serve SCENARIO [--host H] [--port P] [--speed X] [--out DIR] [--token T] [--no-background]
+                                                                the station over IQM's HTTP API (sim.cli.serve)
 
 Bad input (a missing file, bad TOML, an unknown key, a wrong type, a bad value) prints one line naming the
 file, the key and what was expected, and exits with status 2, without a traceback; so does every output
@@ -48,6 +50,7 @@ from sim.cli.output import (
     write_json,
 )
 from sim.cli.report import summary_json, summary_table
+from sim.cli.serve import SERVE_COMMANDS, add_serve_command
 from sim.cli.stored import report
 from sim.model.service import NoProgress
 from sim.results.writer import WriterError
@@ -99,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--no-figures", action="store_true", help="print the tables only, write no figures")
     add_experiment_commands(commands, run)
     add_fit_commands(commands)
+    add_serve_command(commands)
     return parser
 
 
@@ -183,7 +187,7 @@ def _file_size_limit_as_error() -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"run": _run, "validate": _validate, "report": report, "sweep": sweep, "capacity": capacity,
-                "compare": compare, **FIT_COMMANDS}
+                "compare": compare, **FIT_COMMANDS, **SERVE_COMMANDS}
     try:
         with terminate_cleanly(), _file_size_limit_as_error():
             return handlers[args.command](args)

@@ -40,7 +40,9 @@ import numpy.typing as npt
 import simpy
 from simpy.core import EmptySchedule, StopSimulation
 
-from hardware_mock.limits import check_jobs, violation
+from hardware_mock.errors import ErrorRecord
+from hardware_mock.limits import check_job, check_jobs, violation
+from hardware_mock.timing import execution_time
 from sim.model.calibration import CalibrationService
 from sim.model.faults import CLEANED_UP, Cause, JobFailure, StageFailure, abort_times, stage_failures
 from sim.model.instruments import Instruments
@@ -489,3 +491,38 @@ class Station:
         executing claims its instrument now, before any job readmitted after it can take it)."""
         reserved = self.instruments.reserve(job_id) if code == EXECUTION_STARTED else None
         self.env.process(self._job(job_id, resume=code, reserved=reserved))
+
+    # --- live submissions --------------------------------------------------------------------------------------
+    # A client (``stationsim serve``) submits jobs while the station runs. Their ids are reserved in the workload
+    # beforehand with ``submitted_at = inf`` (the arrivals never reach them); ``submit`` fills one in, once the
+    # station has started and its processes have taken their first step (the arrivals read the submission times
+    # then).
+
+    def submit(self, job_id: int, *, circuits: int, shots: int, depth: int, qubits: int,
+               duration_over_t2: float | None = None, use_timeslot: bool = False,
+               rejection: ErrorRecord | None = None) -> None:
+        """Client job ``job_id`` (a reserved id) is submitted now with the size its request gives. Each stage's
+        service time keeps its base draw and takes the size-dependent parts of this size; the execution time is
+        the timing model's for it; validation fails it for a broken device limit (checked first) or for
+        ``rejection`` (what the caller found wrong, such as a gate not in the architecture); its process starts."""
+        w = self.workload
+        if not math.isinf(w.submitted_at[job_id]):
+            raise ValueError(f"job {job_id} is not a reserved client job, or it was submitted already")
+        old_layers, old_shots = float(w.layers[job_id]), float(w.total_shots[job_id])
+        w.submitted_at[job_id] = self.env.now
+        w.circuits[job_id], w.shots[job_id], w.depth[job_id], w.qubits[job_id] = circuits, shots, depth, qubits
+        w.duration_over_t2[job_id] = math.nan if duration_over_t2 is None else duration_over_t2
+        w.use_timeslot[job_id] = use_timeslot
+        layers, total_shots = float(w.layers[job_id]), float(w.total_shots[job_id])
+        for stage in self.stages:
+            spec: Stage = getattr(self.scenario.stages, stage.name)
+            base = stage.service[job_id] - spec.per_layer * old_layers - spec.per_shot * old_shots
+            stage.service[job_id] = max(base, 0.0) + spec.per_layer * layers + spec.per_shot * total_shots
+        if self.scenario.hardware.execution_time is None:  # else the drawn abstract run time stands
+            for times, device in zip(self.instruments.times, self.scenario.hardware.devices, strict=True):
+                times[job_id] = float(execution_time(device, circuits, shots, depth, int(w.sweep_points[job_id])))
+        error = next((found for device in dict.fromkeys(self.scenario.hardware.devices)
+                      if (found := check_job(device, qubits, shots, depth, duration_over_t2)) is not None), rejection)
+        if error is not None:
+            self.stages[STAGE_NAMES.index("validation")].failures[job_id] = StageFailure(1.0, error, after_end=False)
+        self.env.process(self._job(job_id))
