@@ -53,8 +53,10 @@ from sim.cli.report import summary_json, summary_table
 from sim.cli.serve import SERVE_COMMANDS, add_serve_command
 from sim.cli.stored import report
 from sim.model.service import NoProgress
+from sim.policies import PolicyError
 from sim.results.writer import WriterError
 from sim.scenario.config import ScenarioError
+from sim.scenario.scheduler import with_policy_reset
 from sim.simulation import load_scenario, simulate
 
 if TYPE_CHECKING:
@@ -112,13 +114,16 @@ def _run(args: argparse.Namespace) -> int:
         return run_replications(args)
     scenario = load_scenario(args.scenario)
     if args.changes:
-        scenario = scenario.with_values(changes(args.changes))
+        scenario = scenario.with_values(with_policy_reset(scenario.scheduler.policy, changes(args.changes)))
     check_memory(args.jobs or scenario.run.jobs)
     output = check_run_out(args.out) if args.out is not None else None
     try:
         return _run_and_write(scenario, args, output)
     except WriterError as error:
         raise UsageError(f"{error}; {stopped_run(output)}") from None
+    except PolicyError as error:  # the scheduling policy raised, broke the protocol or stalled the station
+        kept = f"; {stopped_run(output)}" if output is not None else ""
+        raise UsageError(f"{error}{kept}") from None
     except NoProgress as error:
         kept = f"; {stopped_run(output)}" if output is not None else ""
         raise UsageError(f"{args.scenario}: the station makes no progress: {error}{kept}") from None

@@ -45,7 +45,7 @@ from hardware_mock.limits import check_job, check_jobs, violation
 from hardware_mock.timing import execution_time
 from sim.model.calibration import CalibrationService
 from sim.model.faults import CLEANED_UP, Cause, JobFailure, StageFailure, abort_times, stage_failures
-from sim.model.instruments import Instruments
+from sim.model.instruments import Instruments, device_fits, matches_instruments
 from sim.model.pools import FifoQueue, Pool
 from sim.model.records import HoldingsTable, JobRecords, Outcome
 from sim.model.recovery import recover
@@ -183,9 +183,14 @@ class Station:
         a job must fit every instrument of the station, since any may run it."""
         w = self.workload
         failures: dict[int, StageFailure] = {}
-        for device in dict.fromkeys(self.scenario.hardware.devices):
+        devices = dict.fromkeys(self.scenario.hardware.devices)
+        fits_one = np.any([device_fits(d, w) for d in devices], axis=0) \
+            if matches_instruments(self.scenario.scheduler) else None
+        for device in devices:
             factor = np.where(np.isnan(w.duration_over_t2), device.max_circuit_duration_over_t2, w.duration_over_t2)
             reasons = check_jobs(device, w.qubits, w.shots, w.depth, factor)
+            if fits_one is not None:  # the policy matches jobs to instruments: a job must fit one, not every one
+                reasons = np.where(fits_one, 0, reasons)
             for job_id in np.flatnonzero(reasons).tolist():
                 if job_id not in failures:
                     error = violation(device, int(reasons[job_id]), int(w.qubits[job_id]), int(w.shots[job_id]),
@@ -250,8 +255,8 @@ class Station:
         except StopSimulation:
             return
         except EmptySchedule:
-            raise NoProgress(f"nothing is left to happen at t = {env.now:.9g} s but {self._unfinished()}; "
-                             f"the scheduling policy holds them back with no next_change") from None
+            raise self.instruments.stalled(f"nothing is left to happen at t = {env.now:.9g} s but "
+                                           f"{self._unfinished()}") from None
 
     def _stalled(self, events: int, since: float) -> str:
         now = self.env.now
