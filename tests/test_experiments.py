@@ -470,6 +470,7 @@ def test_numbers_for_people() -> None:
     assert format_metric("stages.execution.utilisation", 0.6233) == "62.3%"
     assert format_metric("availability.instruments.all.available", 1.0) == "100%"
     assert format_metric("per_1d.turnaround.p95.misses", 3.0) == "3"  # a count, not a duration
+    assert format_metric("jobs.ready", 49337.3) == "49,337"
     one = interval([1.0, 1.0 - 2e-16, 1.0 + 4e-16])  # a share that is 1 by construction
     assert (one.mean, one.half_width) == (1.0, 0.0)
     assert interval([0.62, 0.61]).half_width > 0

@@ -240,7 +240,7 @@ def format_metric(metric: str, value: float) -> str:
         return format_seconds(value)
     if is_share(metric):
         return f"{100 * value:.3g}%"
-    return f"{value:.4g}"
+    return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"  # 49,340, not 4.934e+04
 
 
 def format_table(rows: Sequence[Mapping[str, Any]], level: float | None = None) -> str:
