@@ -325,3 +325,23 @@ def test_compare_refuses_bad_options_and_metrics_in_one_line(args: list[str], me
     assert error.startswith("stationsim: error: ")
     assert message in error
     assert len(error.splitlines()) == 1
+
+
+class OpaqueFifo(SelectPolicy):
+    """FIFO that says it cannot count positions."""
+
+    positions_by_select = False
+
+    def select(self, queued: Any, now: float) -> int | None:
+        return queued[0]
+
+
+def test_job_data_shows_no_position_when_the_policy_cannot_say() -> None:
+    from sim.results.client import job_data
+    from sim.simulation import observe
+
+    base = {"arrivals": {"times": [0, 0, 0]}, "hardware": {"execution_time": 10}}
+    opaque = observe(sim.Scenario.from_dict(base).with_values({"scheduler.policy": OpaqueFifo}), at=5)
+    assert [job_data(opaque, j).position for j in range(3)] == [0, None, None]  # 0: on the instrument
+    counted = observe(sim.Scenario.from_dict(base).with_values({"scheduler.policy": Longest}), at=5)
+    assert [job_data(counted, j).position for j in range(3)] == [0, 0, 1]

@@ -240,6 +240,10 @@ class Pool:
         else:
             heapq.heappush(self._free, server)
 
+    def waits(self, job_id: int) -> bool:
+        """Whether ``job_id`` waits in this pool's queue now."""
+        return job_id in self._waiting
+
     def waiting_jobs(self) -> list[int]:
         """The jobs waiting in the queue now, by id."""
         return sorted(self._waiting)
@@ -249,7 +253,8 @@ class Pool:
         return sorted(self._free)
 
     def position(self, job_id: int) -> int | None:
-        """Jobs ahead of ``job_id`` in this pool's queue, or None if it does not wait here."""
+        """Jobs ahead of ``job_id`` in this pool's queue, or None if it does not wait here (or waits, but the
+        queue's policy cannot say: see ``waits``)."""
         if job_id not in self._waiting:
             return None
         try:

@@ -65,16 +65,14 @@ def job_data(station: Station, job_id: int) -> JobData:
 
 
 def position(station: Station, job_id: int) -> int | None:
-    """Jobs ahead of ``job_id`` in the queue it waits in; 0 while served or between steps; None when terminal
-    (or not received yet)."""
+    """Jobs ahead of ``job_id`` in the queue it waits in (None if the queue's scheduling policy cannot say); 0
+    while served or between steps; None when terminal (or not received yet)."""
     code = station.records.status[job_id]
     if code >= READY or code == NOT_RECEIVED:
         return None
     for pool in (*station.pools, station.instruments.pool):
-        if pool is not None:
-            ahead = pool.position(job_id)
-            if ahead is not None:
-                return ahead
+        if pool is not None and pool.waits(job_id):
+            return pool.position(job_id)  # None when its scheduling policy cannot say
     return 0
 
 
