@@ -345,3 +345,21 @@ def test_job_data_shows_no_position_when_the_policy_cannot_say() -> None:
     assert [job_data(opaque, j).position for j in range(3)] == [0, None, None]  # 0: on the instrument
     counted = observe(sim.Scenario.from_dict(base).with_values({"scheduler.policy": Longest}), at=5)
     assert [job_data(counted, j).position for j in range(3)] == [0, 0, 1]
+
+
+def test_a_restart_under_a_run_is_heard_and_the_requeued_run_starts_again() -> None:
+    built: list[Any] = []
+    factory = sim.policies.resolve(f"{OUTSIDE / 'matching.py'}:FitsTheDevice")[1]
+
+    def keep(context: QueueContext) -> Any:
+        built.append(factory(context))
+        return built[-1]
+
+    scenario = sim.Scenario.from_dict({
+        "arrivals": {"times": [0, 0]}, "hardware": {"execution_time": 100},
+        "restarts": {"times": [50], "downtime": 10, "policy": "requeue"}}).with_values({"scheduler.policy": keep})
+    sim.simulate(scenario)
+    runs = [(job, end) for job, _, end, _ in built[-1].runs]
+    assert runs == [(0, "restarted"), (0, "ready"), (1, "ready")]
+    assert built[-1].runs[0][3] == pytest.approx(50.0)  # the run time until the restart
+    assert built[-1].runs[1][3] == pytest.approx(100.0)  # the requeued run, from its own start
