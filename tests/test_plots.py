@@ -345,3 +345,10 @@ def test_the_instruments_utilisation_says_what_was_available() -> None:
     result = sim.simulate(scenario, seed=3, jobs=4000)
     texts = _texts(plots.plot_utilisation(result))
     assert any("of their available time (" in t for t in texts)
+
+
+def test_maintenance_is_shaded_in_the_queue_figure() -> None:
+    result = sim.simulate(sim.load_scenario(ROOT / "scenarios" / "fleet.toml"), seed=2, jobs=30000)  # to Tue 18:00
+    figure = plots.plot_queue_lengths(result)
+    assert "instrument maintenance" in _texts(figure)
+    assert figure.axes[-1].get_xlabel().startswith("UTC time (weekday hh:mm)")

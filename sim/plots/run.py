@@ -50,10 +50,11 @@ LOG_TICKS: dict[float, str] = {
 """Tick marks of a logarithmic time axis, with their labels."""
 STATE_COLOURS: dict[str, str] = {
     "user_job": "#1f77b4", "stopping": "#9ecae1", "timed_out": "#d62728", "reset": "#ff7f0e",
-    "calibration": "#2ca02c", "outage": "#3b3b3b", "service_down": "#9467bd", "idle": "#e6e6e6"}
+    "calibration": "#2ca02c", "maintenance": "#8c564b", "outage": "#3b3b3b", "service_down": "#9467bd",
+    "idle": "#e6e6e6"}
 STATE_LABELS: dict[str, str] = {
     "user_job": "user jobs", "stopping": "stopping (aborted job)", "timed_out": "timed out (hung run)",
-    "reset": "reset after timeout", "calibration": "calibration", "outage": "outage",
+    "reset": "reset after timeout", "calibration": "calibration", "maintenance": "maintenance", "outage": "outage",
     "service_down": "service down (restarting)", "idle": "idle"}
 WAIT_COLOUR, SERVICE_COLOUR = "#e6550d", "#3182bd"
 OUTCOME_COLOURS = {"all finished": "black", "ready": "#31a354", "failed": "#d62728", "aborted": "#756bb1"}
@@ -277,10 +278,10 @@ def plot_turnaround(result: RunResult, target: float | None = None, ax: Axes | N
 # --- queues over time --------------------------------------------------------------------------------------------
 
 def _shade_instrument_downtime(axes: Sequence[Axes], result: RunResult, scale: float) -> list[Patch]:
-    """Shade the calibrations and outages of any instrument on ``axes``; the legend entries for them."""
+    """Shade the calibrations, maintenance and outages of any instrument on ``axes``; their legend entries."""
     states = timeseries.instrument_states(result)
     handles = []
-    for state in ("calibration", "outage"):
+    for state in ("calibration", "maintenance", "outage"):
         rows = states[states["state"] == state]
         if rows.empty or len(rows) > 2000:
             continue
