@@ -194,3 +194,35 @@ def test_the_planner_questions_are_valid_sweeps_with_a_miss_probability_target(n
     assert sweep.target is not None
     assert sweep.target.per == 86_400
     assert sweep.target.miss_probability == 0.05
+
+
+def runs_into_own_recalibration(result: sim.RunResult) -> int:
+    """User jobs whose run on an instrument spans that instrument's own recalibration request, though they were
+    no longer than the time between its last recalibration and that request."""
+    requests: dict[int, list[float]] = {}
+    for event in result.records.events:
+        if event.kind == "recalibration_requested":
+            requests.setdefault(int(event.detail.split(":")[0].split()[-1]), []).append(event.t)
+    jobs, calibrations = intervals(result, "user_job"), intervals(result, "calibration")
+    count = 0
+    for instrument, times in requests.items():
+        on = jobs[jobs["instrument"] == instrument]
+        ends = calibrations[calibrations["instrument"] == instrument]["end"].to_numpy()
+        for request in times:
+            last = ends[ends <= request].max(initial=0.0)
+            spanning = on[(on["start"] < request - 1e-6) & (on["end"] > request + 1e-6)]
+            count += int(((spanning["end"] - spanning["start"]) <= request - last).sum())
+    return count
+
+
+def test_calibration_aware_holds_back_what_would_run_into_the_free_instrument_s_own_recalibration() -> None:
+    def run(policy: str) -> sim.RunResult:
+        return sim.simulate(fleet(run={"jobs": 2000, "start": MONDAY}, arrivals={"rate": "20/h"},
+                                  hardware={"instruments": 3, "names": ["qpu-a", "qpu-b", "qpu-c"],
+                                            "execution_time": {"dist": "exponential", "mean": "5min"}},
+                                  scheduler={"policy": policy}), seed=5)  # four days of long runs
+
+    aware = run("calibration_aware")
+    assert_invariants(aware)
+    assert runs_into_own_recalibration(aware) == 0
+    assert runs_into_own_recalibration(run("fifo")) > 0  # the check can tell the two policies apart

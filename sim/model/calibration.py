@@ -86,9 +86,16 @@ class CalibrationService:
         while not self.current.is_valid_at(self.env.now):
             yield self.new_set()
 
-    def next_recalibration(self, now: float) -> float:
-        """When the next recalibration of any instrument is requested, at ``now`` or later (inf: never)."""
+    def next_recalibration(self, now: float, instrument: int | None = None) -> float:
+        """When the next recalibration of ``instrument`` (None: of any) is requested, at ``now`` or later (inf:
+        never)."""
+        if instrument is not None:
+            return next_recalibration(self.plans[instrument], self.last[instrument], now)[0]
         return min(next_recalibration(own, last, now)[0] for own, last in zip(self.plans, self.last, strict=True))
+
+    def last_recalibrated(self, instrument: int) -> float:
+        """When ``instrument``'s last recalibration ended (before the run: its last scheduled one's end)."""
+        return self.last[instrument].created_at
 
     # --- recalibration -----------------------------------------------------------------------------------------
 

@@ -166,7 +166,8 @@ class Instruments:
             self.workload, expected, self.records.times[:, PENDING_EXECUTION], devices=tuple(self.devices),
             expected_by_instrument=self.times, instrument_state=self._state_name,
             windows=scheduler.windows, start_time_of_day=clock, calibration=plan,
-            current_set=self._current_set, calibration_set=self.records.calibration_set)
+            current_set=self._current_set, calibration_set=self.records.calibration_set,
+            schedule=_Schedule(self) if plan is not None else None)
         return policy_for_run(scheduler, context, self.scenario.source)
 
     def _current_set(self) -> object:
@@ -435,3 +436,19 @@ class Instruments:
     def came_up(self) -> None:
         """The service is up again: every instrument still out of service is held again, before any job."""
         self.downtime.came_up()
+
+
+class _Schedule:
+    """The calibration service's schedule as the policy's context reads it (the service is built after the
+    policy, so it is looked up when asked)."""
+
+    def __init__(self, instruments: Instruments) -> None:
+        self._instruments = instruments
+
+    def next_recalibration(self, now: float, instrument: int | None = None) -> float:
+        calibration = self._instruments.calibration
+        return math.inf if calibration is None else calibration.next_recalibration(now, instrument)
+
+    def last_recalibrated(self, instrument: int) -> float:
+        calibration = self._instruments.calibration
+        return -math.inf if calibration is None else calibration.last_recalibrated(instrument)

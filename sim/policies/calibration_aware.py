@@ -1,14 +1,14 @@
 """Calibration-aware FIFO: do not start a job that cannot finish before the next recalibration.
 
-Recalibrations (``[calibration]``) take the instruments at scheduled times; a job started shortly before one
-delays it (the recalibration waits for the job to end) or, on a real station, runs on a drifting calibration.
-This policy is FIFO, except that a job whose expected execution time does not fit in the time left before the
-next recalibration is requested is held back, and the gap is filled with the longest waiting job that still
-fits (best fit; ties by queue-entry time, then job id). When nothing fits, the instruments idle until the
-recalibration, after which the held-back jobs start in FIFO order.
+Recalibrations (``[calibration]``) take each instrument at its own scheduled times; a job started shortly before
+one delays it (the recalibration waits for the job to end) or, on a real station, runs on a drifting
+calibration. This policy is FIFO, except that a job whose expected execution time does not fit in the time left
+before the free instrument's next recalibration is requested is held back, and the gap is filled with the
+longest waiting job that still fits (best fit; ties by queue-entry time, then job id). When nothing fits, the
+instrument idles until its recalibration, after which the held-back jobs start in FIFO order.
 
-A job longer than the whole calibration period (from when the current calibration set was made to the next
-recalibration) would never fit: it starts when it is first in line, as under FIFO.
+A job longer than the instrument's whole calibration period (from its last recalibration to its next) would
+never fit: it starts when it is first in line, as under FIFO.
 
 Promise: no job starts (other than such an over-long one) whose expected end comes after the next recalibration
 request. Without a calibration plan the policy is FIFO. ``position`` counts in FIFO order. O(log n) per
@@ -51,8 +51,8 @@ class CalibrationAware:
         if not self._keys:
             return None
         head = self._fifo.first()[1]
-        deadline = self.context.next_recalibration(now)
-        if now + self._expected[head] <= deadline or self._longer_than_period(head, deadline):
+        deadline = self.context.next_recalibration(now, instrument)  # the free instrument's own schedule
+        if now + self._expected[head] <= deadline or self._longer_than_period(head, deadline, instrument):
             job = head
         else:
             fitting = self._by_length.before((deadline - now, math.inf, math.inf))  # the longest that fits
@@ -83,5 +83,5 @@ class CalibrationAware:
     def __len__(self) -> int:
         return len(self._keys)
 
-    def _longer_than_period(self, job: int, deadline: float) -> bool:
-        return self._expected[job] > deadline - self.context.calibration_period_start()
+    def _longer_than_period(self, job: int, deadline: float, instrument: int) -> bool:
+        return self._expected[job] > deadline - self.context.calibration_period_start(instrument)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +40,14 @@ if TYPE_CHECKING:
     from sim.policies.windows import Window
 
 GROUPINGS = ("user", "project")
+
+
+class RecalibrationSchedule(Protocol):
+    """The station's recalibrations as a policy may read them (the calibration service gives it)."""
+
+    def next_recalibration(self, now: float, instrument: int | None = None) -> float: ...
+
+    def last_recalibrated(self, instrument: int) -> float: ...
 JOB_KINDS = ("circuit", "pulse")
 """The job kinds, as ``kind[job]`` indexes them (the scenario's ``JOB_KINDS``)."""
 INSTRUMENT_STATES = ("idle", "running", "calibrating", "down", "resetting")
@@ -65,7 +73,8 @@ class QueueContext:
                  instrument_state: Callable[[int], str] | None = None, windows: tuple[Window, ...] = (),
                  start_time_of_day: float = 0.0, calibration: CalibrationPlan | None = None,
                  current_set: Callable[[], CalibrationSet] | None = None,
-                 calibration_set: npt.NDArray[np.int64] | None = None) -> None:
+                 calibration_set: npt.NDArray[np.int64] | None = None,
+                 schedule: RecalibrationSchedule | None = None) -> None:
         self.users = users
         """User names; ``user[job]`` indexes them."""
         self.projects = projects
@@ -102,6 +111,7 @@ class QueueContext:
         self.calibration = calibration
         """The recalibration plan, or None when the instruments are never recalibrated."""
         self._current_set = current_set
+        self._schedule = schedule
         self._calibration_set = calibration_set
 
     # --- workload fields (plain lists: fast to index in a policy's inner loop) --------------------------------
@@ -198,14 +208,20 @@ class QueueContext:
 
     # --- the calibration schedule ------------------------------------------------------------------------------
 
-    def next_recalibration(self, now: float) -> float:
-        """When the next recalibration is requested, at ``now`` or later (inf if never)."""
+    def next_recalibration(self, now: float, instrument: int | None = None) -> float:
+        """When the next recalibration of ``instrument`` (None: of any instrument) is requested, at ``now`` or
+        later (inf if never). Each instrument recalibrates on its own schedule (``sim.model.calibration``)."""
+        if self._schedule is not None:
+            return self._schedule.next_recalibration(now, instrument)
         if self.calibration is None or self._current_set is None:
             return math.inf
         return next_recalibration(self.calibration, self._current_set(), now)[0]
 
-    def calibration_period_start(self) -> float:
-        """When the current calibration set was made (-inf without a calibration plan)."""
+    def calibration_period_start(self, instrument: int | None = None) -> float:
+        """When ``instrument`` was last recalibrated (None: when the current calibration set was made; -inf
+        without a calibration plan)."""
+        if self._schedule is not None and instrument is not None:
+            return self._schedule.last_recalibrated(instrument)
         return -math.inf if self._current_set is None else self._current_set().created_at
 
     def calibration_set(self, job: int) -> int:
@@ -224,8 +240,8 @@ class QueueContext:
                                     "use_timeslot": False, "expected": 1.0, "submitted_at": 0.0, "job_class": 0,
                                     "kind": 0, "qubits": 1, "depth": 1, "sweep_points": 1}
         unknown = set(columns) - set(defaults) - {"instruments", "windows", "start_time_of_day", "calibration",
-                                                   "current_set", "calibration_set", "job_classes", "devices",
-                                                   "expected_by_instrument", "instrument_state"}
+                                                   "current_set", "calibration_set", "schedule", "job_classes",
+                                                   "devices", "expected_by_instrument", "instrument_state"}
         if unknown:
             raise TypeError(f"unknown context columns {sorted(unknown)}")
         values = {name: columns.pop(name, [default] * jobs) for name, default in defaults.items()}
