@@ -175,3 +175,16 @@ def test_validate_names_a_bad_level_of_a_sweep(tmp_path: Path) -> None:
     sweep = tmp_path / "bad.toml"
     sweep.write_text(f'scenario = "{BASELINE}"\n[factors]\n"arrivals.rate" = ["300/h", "-1/h"]\n')
     assert_bad_input(stationsim("validate", sweep), str(sweep), "arrivals.rate", "-1/h")
+
+
+def test_report_of_a_capacity_search_on_a_miss_probability(tmp_path: Path) -> None:
+    (tmp_path / "capacity.csv").write_text(
+        "arrivals.rate,search,find,metric,threshold,side,per,miss_probability,confidence,status,answer,answer_value,"
+        "fails_at,fails_at_value,probes,runs\n"
+        "900/h,hardware.instruments,min,turnaround.p95,600.0,below,86400.0,0.05,0.95,found,5,5.0,4,4.0,5,55\n")
+    process = stationsim("report", tmp_path / "capacity.csv")
+    assert process.returncode == 0, process.stderr
+    expected = ("arrivals.rate = 900/h: min hardware.instruments at which the chance that a 1d period's "
+                "turnaround.p95 misses 10min is below 5% at 95% confidence (one-sided): 5, failing at 4 (found, 5 "
+                "probes)")
+    assert expected in process.stdout

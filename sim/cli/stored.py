@@ -203,7 +203,27 @@ def _capacity(path: Path, args: argparse.Namespace) -> str:
     lines = [f"{path}: {len(answers)} capacity search{'es' if len(answers) != 1 else ''}"]
     for row in _records(answers):
         where = ", ".join(f"{key} = {row[key]}" for key in fixed)
-        lines.append(f"  {where + ': ' if where else ''}{row['find']} {row['search']} at which {row['metric']} is "
-                     f"{row['side']} {row['threshold']:g} at {row['confidence']:.0%} confidence: {row['answer']} "
-                     f"({row['status']}, {row['probes']} probes)")
+        lines.append(f"  {where + ': ' if where else ''}{row['find']} {row['search']} at which {_condition(row)} at "
+                     f"{row['confidence']:.0%} confidence (one-sided): {row['answer']}"
+                     + (f", failing at {row['fails_at']}" if _given(row.get("fails_at")) else "")
+                     + f" ({row['status']}, {row['probes']} probes)")
     return "\n".join(lines)
+
+
+def _given(value: object) -> bool:
+    """Whether a cell of a table read back holds a value (not empty, not NaN)."""
+    return value is not None and value == value and value != ""
+
+
+def _condition(row: dict[str, Any]) -> str:
+    """The target of a ``capacity.csv`` row in words: ``turnaround.p95 is below 10min``, or ``the chance that a
+    1d period's turnaround.p95 misses 10min is below 5%``."""
+    from sim.experiments.replications import format_metric, period_label
+    from sim.experiments.target import format_share
+
+    limit = format_metric(str(row["metric"]), float(row["threshold"]))
+    per, share = row.get("per"), row.get("miss_probability")
+    if isinstance(per, float) and per == per and isinstance(share, float) and share == share:  # not NaN
+        return (f"the chance that a {period_label(per)} period's {row['metric']} misses {limit} is below "
+                f"{format_share(share)}")
+    return f"{row['metric']} is {row['side']} {limit}"
