@@ -16,6 +16,7 @@ import pytest
 from strategies import BAD_SCENARIOS, VALID_TOML
 
 from sim.cli.main import main
+from sim.model.status import STAGE_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = ROOT / "scenarios" / "baseline.toml"
@@ -91,9 +92,10 @@ def test_run_prints_the_per_stage_table(run_output: tuple[subprocess.CompletedPr
     assert re.search(r"\bseed 7\b", lines[0])
     assert re.search(r"\b2,?000 jobs\b", lines[0])
     for stage in STAGES:
-        rows = [line for line in lines if line.startswith(stage + " ")]
+        label = STAGE_LABELS[stage]  # "calibration fetch", "save metadata", "post-processing"
+        rows = [line for line in lines if line.startswith(label + " ")]
         assert len(rows) == 1, stage
-        assert rows[0].split()[1].replace(",", "") == "2000", rows[0]  # jobs served
+        assert rows[0][len(label):].split()[0].replace(",", "") == "2000", rows[0]  # jobs served
     for word in ("wait", "service", "mean", "p50", "p95", "p99", "max", "turnaround", "throughput"):
         assert word in process.stdout
 

@@ -83,7 +83,7 @@ def test_quick_start_run(quick_start: tuple[subprocess.CompletedProcess[str], Pa
     process, out, args = quick_start
     assert process.returncode == 0, process.stderr
     assert "Traceback" not in process.stderr
-    for stage in ("validation", "calibration", "compilation", "save_metadata", "execution", "post_processing"):
+    for stage in ("validation", "calibration fetch", "compilation", "save metadata", "execution", "post-processing"):
         assert stage in process.stdout
     jobs = int(option(args, "--jobs"))
     db = out / "results.sqlite"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from sim.model.status import STAGE_LABELS
 from sim.scenario.units import format_seconds
 
 if TYPE_CHECKING:
@@ -62,14 +63,16 @@ def summary_table(summary: dict[str, Any]) -> str:
         f"jobs: {jobs['received']:,} received, {jobs['ready']:,} ready, {jobs['failed']:,} failed, "
         f"{jobs['aborted']:,} aborted, {jobs['in_flight']:,} in flight",
         "",
-        f"{'stage':<16}{'jobs':>8}{'servers':>8}{'util':>11} | {'wait: ' + ' '.join(f'{k:>8}' for k in STAT_NAMES)}"
+        f"{'stage':<18}{'jobs':>6}{'servers':>8}{'util':>11} | {'wait: ' + ' '.join(f'{k:>8}' for k in STAT_NAMES)}"
         f" | {'service: ' + ' '.join(f'{k:>8}' for k in STAT_NAMES)}",
     ]
     for stage, row in summary["stages"].items():
-        lines.append(f"{stage:<16}{row['count']:>8}{_servers(row['servers']):>8}{_utilisation(row):>11} | "
+        label = STAGE_LABELS.get(stage, stage)
+        lines.append(f"{label:<18}{row['count']:>6}{_servers(row['servers']):>8}{_utilisation(row):>11} | "
                      f"      {_stats(row['wait'])} |          {_stats(row['service'])}")
     if summary["failed_by_stage"]:
-        lines.insert(2, "failed by stage: " + ", ".join(f"{k} {v:,}" for k, v in summary["failed_by_stage"].items()))
+        lines.insert(2, "failed by stage: " + ", ".join(f"{STAGE_LABELS.get(k, k)} {v:,}"
+                                                        for k, v in summary["failed_by_stage"].items()))
     if summary["events"]:
         lost = f"; work lost to restarts {format_seconds(summary['lost_work'])}" if summary["restarts"] else ""
         lines.insert(2, "events: " + ", ".join(f"{k} {v:,}" for k, v in summary["events"].items()) + lost)

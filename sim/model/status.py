@@ -131,6 +131,13 @@ status after it (the stage's ENDED)."""
 NOT_RECEIVED = -1
 """The code of a job that the station has not received yet."""
 
+STAGE_LABELS: dict[str, str] = {
+    "validation": "validation", "calibration": "calibration fetch", "compilation": "compilation",
+    "save_metadata": "save metadata", "execution": "execution", "post_processing": "post-processing"}
+"""Each stage as tables and figures name it: the calibration stage *fetches* the current calibration set
+(FETCH_CALIBRATION), which is not the instruments' recalibration; the keys (``stages.calibration``) stay as
+they are in scenario files, metric names and the results database."""
+
 STAGE_OF_STATUS: tuple[str, ...] = (
     "receive",
     "validation", "validation",

@@ -28,7 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, MultipleLocator, NullFormatter, PercentFormatter
 
-from sim.model.status import ABORTED, FAILED, READY, RECEIVED, STAGE_STARTS
+from sim.model.status import ABORTED, FAILED, READY, RECEIVED, STAGE_LABELS, STAGE_STARTS
 from sim.plots.clock import utc_axis, utc_clock, utc_reading
 from sim.results import timeseries
 from sim.results.metrics import stage_capacity, terminal_times
@@ -54,7 +54,7 @@ STATE_COLOURS: dict[str, str] = {
     "idle": "#e6e6e6"}
 STATE_LABELS: dict[str, str] = {
     "user_job": "user jobs", "stopping": "stopping (aborted job)", "timed_out": "timed out (hung run)",
-    "reset": "reset after timeout", "calibration": "calibration", "maintenance": "maintenance", "outage": "outage",
+    "reset": "reset after timeout", "calibration": "recalibration", "maintenance": "maintenance", "outage": "outage",
     "service_down": "service down (restarting)", "idle": "idle"}
 WAIT_COLOUR, SERVICE_COLOUR = "#e6550d", "#3182bd"
 OUTCOME_COLOURS = {"all finished": "black", "ready": "#31a354", "failed": "#d62728", "aborted": "#756bb1"}
@@ -211,7 +211,7 @@ def plot_stage_times(result: RunResult) -> Figure:
         if not np.any(wait > 0) and not np.any(service > 0):
             ax.text(0.5, 0.5, "no job waited or spent\nany time in this stage", transform=ax.transAxes,
                     ha="center", va="center", color="grey")
-        ax.set_title(f"{stage.replace('_', ' ')}: {wait.size:,} jobs served\n{_stats_line('wait', wait)}\n"
+        ax.set_title(f"{STAGE_LABELS[stage]}: {wait.size:,} jobs served\n{_stats_line('wait', wait)}\n"
                      f"{_stats_line('service', service)}", fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
     log_time_axis(axes[0, 0], *span)
@@ -328,7 +328,7 @@ def plot_queue_lengths(result: RunResult, bins: int = QUEUE_BINS) -> Figure:
         ax.set_ylabel("jobs waiting")
         ax.set_ylim(0, max(1.0, float(peak.max())) * 1.1)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
-        ax.set_title(f"waiting for {stage.replace('_', ' ')}: time-average {_jobs(float(averages[stage]))}, "
+        ax.set_title(f"waiting for {STAGE_LABELS[stage]}: time-average {_jobs(float(averages[stage]))}, "
                      f"largest {int(peak.max())}", loc="left", fontsize=10)
         ax.grid(True, alpha=0.3)
     handles = _shade_instrument_downtime(list(axes), result, scale)
@@ -471,7 +471,7 @@ def _plot_pool_utilisation(ax: Axes, result: RunResult) -> None:
     for stage in STAGE_STARTS:
         busy = float(mean_busy[stage])
         capacity = stage_capacity(result, stage)
-        names.append(stage.replace("_", " "))
+        names.append(STAGE_LABELS[stage])
         if math.isfinite(capacity):
             share = busy / capacity
             values.append(share)
