@@ -500,3 +500,16 @@ def test_a_sweep_reads_a_miss_probability_target_off_its_grid(tmp_path: Path) ->
     answers = grid_answers(sweep.target, result.points, result.runs)
     assert answers[0].startswith("stages.compilation.workers = 1: holds at every level of the grid, up to 450/h "
                                  "(0% of periods missed)")
+
+
+def test_a_grid_too_short_to_show_a_miss_target_says_so_rather_than_that_it_fails(tmp_path: Path) -> None:
+    """No period missed, but too few periods for a 1% miss target: undecided, not failing."""
+    body = SMALL_SWEEP + ('\n[target]\nmetric = "turnaround.p95"\nbelow = "1h"\nper = "30min"\n'
+                          'miss_probability = 0.01\nsearch = "arrivals.rate"\nrange = ["100/h", "900/h"]\n')
+    sweep = Sweep.from_toml(write_sweep_file(tmp_path, body))
+    result = run_sweep(sweep)
+    assert sweep.target is not None
+    answers = grid_answers(sweep.target, result.points, result.runs)
+    assert answers[0].startswith("stages.compilation.workers = 1: not shown to hold at any level of arrivals.rate: "
+                                 "at the easiest, 300/h, 0 of 7 periods missed")
+    assert "too few runs to decide" in answers[0]

@@ -346,7 +346,13 @@ def _grid_line(target: Target, context: tuple[tuple[str, Any], ...],
     levels = sorted(levels, key=lambda item: item[0], reverse=target.find == "min")  # easiest first
     holding = [item for item in levels if item[2].verdict == "holds"]
     if not holding:
-        return f"{where}: the target does not hold at any level of {target.search}"
+        easiest, evidence = levels[0][1], levels[0][2]
+        if evidence.verdict == "fails":
+            return f"{where}: the target does not hold at any level of {target.search}"
+        seen = (f"{evidence.misses} of {evidence.periods} periods missed" if target.on_misses
+                else f"{target.metric} {format_metric(target.metric, evidence.estimate)}")
+        return (f"{where}: not shown to hold at any level of {target.search}: at the easiest, {easiest}, {seen}, "
+                f"too few runs to decide (stationsim capacity adds runs until it can)")
     # the best level that holds with every easier level holding too (monotone), and the next one
     prefix = 0
     while prefix < len(levels) and levels[prefix][2].verdict == "holds":
