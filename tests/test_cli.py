@@ -280,3 +280,20 @@ def test_horizon_run_reports_jobs_in_flight(tmp_path: Path) -> None:
     in_progress = table(db, "SELECT COUNT(*) FROM jobs WHERE final_status NOT IN ('ready', 'failed', 'aborted')")
     assert in_progress == [(jobs["in_flight"],)]
     assert table(db, "SELECT MAX(t) <= 1800 FROM transitions") == [(1,)]
+
+
+def test_run_by_user_adds_each_user_s_figures_to_the_table_and_the_summary(tmp_path: Path) -> None:
+    process = stationsim("run", BASELINE, "--jobs", "400", "--by-user", "--out", tmp_path / "out")
+    assert process.returncode == 0, process.stderr
+    assert re.search(r"^user +jobs +ready", process.stdout, re.MULTILINE)
+    assert re.search(r"^calibration-team +\d+", process.stdout, re.MULTILINE)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert sum(user["jobs"]["submitted"] for user in summary["users"].values()) == 400
+
+
+@pytest.mark.parametrize("option", [["--all"], ["--tail", "turnaround.p95<10min"]])
+def test_replication_options_without_replications_are_refused(option: list[str]) -> None:
+    process = stationsim("run", BASELINE, "--jobs", "100", *option)
+    assert process.returncode == 2
+    assert "go with --replications R" in process.stderr
+    assert "Traceback" not in process.stderr

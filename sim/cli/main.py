@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=positive, help="jobs to submit (default: the scenario's run.jobs)")
     run.add_argument("--seed", type=seed, help="random seed (default: the scenario's run.seed)")
     run.add_argument("--out", type=out_folder, help="folder for results.sqlite and summary.json")
+    run.add_argument("--by-user", action="store_true", help="each user's waits, services and turnaround too "
+                     "(in the table and summary.json)")
     run.add_argument("--set", dest="changes", action="append", default=[], metavar="KEY=VALUE",
                      help="change a scenario key, such as --set restarts.policy=requeue (VALUE in TOML syntax; "
                      "a bare word is a string); may be repeated")
@@ -110,8 +112,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     if any(getattr(args, name) is not None for name in ("replications", "warmup", "warmup_jobs", "processes",
-                                                         "dask_scheduler")):
-        return run_replications(args)
+                                                         "dask_scheduler", "tail")) or args.all_metrics:
+        return run_replications(args)  # (which refuses these options without --replications)
     scenario = load_scenario(args.scenario)
     if args.changes:
         scenario = scenario.with_values(with_policy_reset(scenario.scheduler.policy, changes(args.changes)))
@@ -135,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_and_write(scenario: Scenario, args: argparse.Namespace, output: RunOutput | None) -> int:
     result = simulate(scenario, seed=args.seed, jobs=args.jobs, store=output.database if output else None)
-    summary = result.summary()
+    summary = result.summary(by_user=args.by_user)
     print(summary_table(summary))
     if output is not None:
         write_json(output.summary, summary_json(result, summary, output.database.name))

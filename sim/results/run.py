@@ -118,12 +118,13 @@ class RunResult:
                 for circuit, counts in enumerate(circuits) for bits, n in counts.items()]
         return pd.DataFrame(rows, columns=["job_id", "circuit", "bitstring", "count"])
 
-    def summary(self) -> dict[str, Any]:
-        """The per-stage summary (``sim.results.metrics.summarize``). Of an incomplete run, the figures are of
-        the jobs written; ``jobs`` counts them (``written``, ``not_written``) and ``complete`` is false."""
+    def summary(self, *, by_user: bool = False) -> dict[str, Any]:
+        """The per-stage summary (``sim.results.metrics.summarize``; with ``by_user``, each user's figures too).
+        Of an incomplete run, the figures are of the jobs written; ``jobs`` counts them (``written``,
+        ``not_written``) and ``complete`` is false."""
         from sim.results.metrics import summarize
 
-        summary = summarize(self)
+        summary = summarize(self, by_user=by_user)
         if self.written is not None:
             unwritten = len(self.workload) - self.jobs_written  # summarize counts them as submitted, not received
             jobs = summary["jobs"]
