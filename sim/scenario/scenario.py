@@ -3,14 +3,17 @@
 A scenario is a TOML file with one table per concept (``extends = "baseline.toml"`` starts from another file
 and overrides its keys)::
 
-    [run]             how many jobs, which seed, an optional horizon
-    [arrivals]        a Poisson rate ("300/h") or an explicit list of submission times
+    [run]             how many jobs, which seed, an optional horizon, where the run starts on the UTC calendar
+    [arrivals]        a Poisson rate ("300/h"), shaped by [arrivals.profile] (``sim.scenario.profile``) or not,
+                      or an explicit list of submission times, or a trace
     [[workload]]      job classes with weights: circuits, shots, depth, users, priority, project, use_timeslot
     [stages.NAME]     workers and service-time distribution of validation, calibration, compilation,
                       save_metadata and post_processing
     [scheduler]       the policy of the execution queue, its options and reserved windows (``sim.policies``)
-    [hardware]        instruments and their device profiles, execution timeout, [hardware.faults]
-    [calibration]     recalibration schedule, calibration-set validity, fetch times
+    [hardware]        instruments, their names and device profiles, execution timeout, [hardware.faults],
+                      an instrument's own outage rates [hardware.outages.NAME]
+    [calibration]     each instrument's recalibration schedule and length, calibration-set validity, fetch times
+    [[maintenance]]   scheduled maintenance windows of named instruments (``sim.scenario.maintenance``)
     [aborts], [failures.STAGE], [restarts]   what goes wrong (see ``sim.scenario.faults``)
 
 Every default lives in one place: the field defaults of the dataclasses below. The file is validated once, at
