@@ -60,7 +60,7 @@ from sim.scenario.distributions import Constant, Distribution, count
 from sim.scenario.faults import Faults, build_faults
 from sim.scenario.maintenance import MaintenanceWindow, parse_maintenance
 from sim.scenario.profile import ArrivalProfile, day_of_week, hour_of_day, rate_changes
-from sim.scenario.scheduler import check_window_owners, parse_scheduler
+from sim.scenario.scheduler import check_window_owners, merge_scheduler, parse_scheduler
 from sim.scenario.trace import Trace, read_trace
 from sim.scenario.units import parse_duration, parse_rate
 
@@ -306,7 +306,9 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
             replaced = keys if "rate" in given else (*keys, *SHAPES.get(table, ()))  # a new rate keeps its shape
             merged[table] = {k: v for k, v in merged[table].items() if k not in replaced}
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+        if key == "scheduler" and isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = merge_scheduler(merged[key], value, _merge)  # its options belong to its policy
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), dict):
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value
