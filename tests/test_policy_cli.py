@@ -71,3 +71,18 @@ def test_a_policy_that_breaks_its_matching_promise_is_stopped() -> None:
                                           r"instruments: it started job \d+ \(\d+ qubits, 500 shots\) on instrument "
                                           r"0 \(garnet, 20 qubits\), which cannot run it"):
         run(scenario)
+
+
+def test_a_policy_that_holds_every_job_back_while_asking_again_is_named(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The station goes on (the policy's next_change times) but no job ever starts: the stall names the policy."""
+    from sim.model.station import Station
+
+    monkeypatch.setattr(Station, "events_per_check", 2_000)  # small: the run has 50 jobs
+    path = _broken_file(tmp_path, "StallsAskingAgain")
+    with pytest.raises(PolicyError) as raised:
+        run(path)
+    message = str(raised.value)
+    assert re.search(r"policy '.*broken\.py:StallsAskingAgain' stalled the station: no job has finished over "
+                     r"10,000 events, .*; it holds back 50 waiting jobs \(0, 1, 2, 3, 4, \.\.\.\) while instrument 0 "
+                     r"is free, though it was asked again at every next_change", message), message

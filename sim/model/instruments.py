@@ -206,9 +206,11 @@ class Instruments:
             f"qubits, {int(w.shots[job_id])} shots) on instrument {instrument} ({device.name}, {device.qubits} "
             "qubits), which cannot run it")
 
-    def stalled(self, message: str) -> NoProgress:
-        """The error of a run with nothing left to happen (``message``): a ``PolicyStalled`` naming the policy
-        and the jobs it holds back when instruments are idle while jobs wait, else a plain ``NoProgress``."""
+    def stalled(self, message: str, asked_again: bool = False) -> NoProgress:
+        """The error of a run that makes no progress (``message``): a ``PolicyStalled`` naming the policy and the
+        jobs it holds back when instruments are idle while jobs wait, else a plain ``NoProgress``. ``asked_again``:
+        the station went on (its own work, or the policy's ``next_change`` times) without the policy starting
+        one; else nothing was left to happen."""
         waiting, free = self.pool.waiting_jobs(), self.pool.free_servers()
         if not waiting or not free:
             return NoProgress(message)
@@ -218,7 +220,9 @@ class Instruments:
                              f"policy {self.scenario.scheduler.policy!r} stalled the station: {message}; it holds "
                              f"back {len(waiting)} waiting job{'s' if len(waiting) != 1 else ''} ({shown}) while "
                              f"instrument{'s' if len(free) != 1 else ''} {idle} "
-                             f"{'are' if len(free) != 1 else 'is'} free, and next_change gave no time to ask again")
+                             f"{'are' if len(free) != 1 else 'is'} free, "
+                             + ("though it was asked again at every next_change" if asked_again
+                                else "and next_change gave no time to ask again"))
 
     def _notify_started(self, job_id: int, instrument: int) -> None:
         assert self._on_started is not None

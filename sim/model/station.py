@@ -249,7 +249,8 @@ class Station:
                 else:
                     stalled += 1
                     if stalled >= STALLED_CHECKS:
-                        raise NoProgress(self._stalled(stalled * self.events_per_check, since))
+                        raise self.instruments.stalled(self._stalled(stalled * self.events_per_check, since),
+                                                       asked_again=True)
                 if math.isinf(env.peek()):
                     raise NoProgress(f"the next event is at t = infinity ({self._unfinished()})")
         except StopSimulation:

@@ -21,6 +21,16 @@ class Stalls(SelectPolicy):
         return None
 
 
+class StallsAskingAgain(SelectPolicy):
+    """Never lets a job start, but always asks to be asked again a minute later."""
+
+    def select(self, queued: Sequence[int], now: float) -> int | None:
+        return None
+
+    def next_change(self, now: float) -> float | None:
+        return now + 60.0
+
+
 class ReturnsAStranger(SelectPolicy):
     """Names a job that is no job of the run."""
 
