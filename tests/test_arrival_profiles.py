@@ -89,6 +89,7 @@ def closed_form_in_service(rate_per_hour: list[float], mean_service: float, at: 
     return values
 
 
+@pytest.mark.slow
 def test_an_mt_m_infinity_stage_matches_the_closed_form_at_every_time_of_day() -> None:
     mean_service = 1800.0
     scenario = sim.Scenario.from_dict({

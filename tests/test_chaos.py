@@ -216,6 +216,7 @@ print(digest.hexdigest())
 """
 
 
+@pytest.mark.slow
 def test_chaos_runs_are_deterministic_under_any_hash_seed() -> None:
     """The same chaos examples give identical records whatever Python's string hashing (PYTHONHASHSEED)."""
     script = DIGEST_SCRIPT.format(tests=str(ROOT / "tests"))

@@ -238,6 +238,7 @@ def test_a_run_whose_writer_dies_says_so(tmp_path: Path) -> None:
     run.assert_nothing_left()
 
 
+@pytest.mark.slow
 def test_a_report_of_a_live_run_reads_one_moment(tmp_path: Path) -> None:
     run = Run(tmp_path / "out", 200_000)
     run.writer()

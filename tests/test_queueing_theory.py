@@ -31,7 +31,8 @@ standard errors), which shows in every case's measured arrival rate and in the M
 module was written the default battery was also run for 30 other base seeds: the distances from theory, in
 standard errors, had mean about 0 and spread about 1, and 2 of 630 checks fell outside their 99% interval.
 
-Run with ``pytest -s`` to see the figures. Larger and heavier-loaded cases are marked ``slow``.
+Run with ``pytest -s`` to see the figures. Larger and heavier-loaded cases, M/M/3, M/D/1 and the priority classes
+are marked ``slow`` (CI runs them too).
 """
 
 from __future__ import annotations
@@ -217,7 +218,8 @@ def replications() -> Callable[[Case], list[Replication]]:
     return get
 
 
-@pytest.fixture(params=[MM1, MM3, MD1], ids=["M/M/1", "M/M/3", "M/D/1"])
+@pytest.fixture(params=[MM1, pytest.param(MM3, marks=pytest.mark.slow), pytest.param(MD1, marks=pytest.mark.slow)],
+                ids=["M/M/1", "M/M/3", "M/D/1"])
 def replicated(request: pytest.FixtureRequest,
                replications: Callable[[Case], list[Replication]]) -> tuple[Case, list[Replication]]:
     case: Case = request.param
@@ -266,6 +268,7 @@ def test_intervals_are_sharp_enough_to_reject_a_wrong_model(
     assert not estimate.contains(mmc_wait(0.72, 1.0, 1))
 
 
+@pytest.mark.slow
 def test_priority_classes_follow_cobham_and_conservation() -> None:
     """Non-preemptive priority on one instrument: urgent jobs (30% of arrivals, priority 1) wait
     ``W0 / (1 - rho_1)``, the others ``W0 / ((1 - rho_1)(1 - rho))``; the mean over both is the FIFO wait."""

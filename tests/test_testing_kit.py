@@ -204,6 +204,7 @@ def test_fixtures(stationsim_run, stationsim_compare, stationsim_golden):
 '''
 
 
+@pytest.mark.slow
 def test_plugin_fixtures_in_a_users_suite(tmp_path: Path) -> None:
     (tmp_path / "test_user.py").write_text(USER_TEST, encoding="utf-8")
 
@@ -238,6 +239,7 @@ def test_the_example_regression_suite_passes() -> None:
     assert "6 passed" in process.stdout
 
 
+@pytest.mark.slow
 def test_the_example_suite_catches_a_broken_policy_with_a_readable_message() -> None:
     process = example("--policy", "my_policies:BrokenExpressLane")
     assert process.returncode == 1, process.stdout + process.stderr
