@@ -146,7 +146,8 @@ class Downtime:
 
 
 def _periods(window: MaintenanceWindow) -> Iterator[tuple[float, float]]:
-    start = window.start_at_or_after(-math.inf)
+    """Every (start, end) of the window, from its first (one already over is skipped by the process)."""
+    start = window.first
     while math.isfinite(start):
         yield start, start + window.duration
         start += window.every

@@ -44,19 +44,6 @@ class MaintenanceWindow:
             raise ValueError(f"a repeating window must end before the next begins (every {self.every:g} s, "
                              f"duration {self.duration:g} s)")
 
-    def windows(self) -> list[tuple[float, float]] | None:
-        """The (start, end) of a one-off window; None for a repeating one (see ``starts``)."""
-        return [(self.first, self.first + self.duration)] if math.isinf(self.every) else None
-
-    def start_at_or_after(self, now: float) -> float:
-        """The start of the first window that ends after ``now`` (inf when none is left)."""
-        if now < self.first + self.duration:
-            return self.first
-        if math.isinf(self.every):
-            return math.inf
-        k = math.floor((now - self.first - self.duration) / self.every) + 1
-        return self.first + k * self.every
-
 
 def instrument_index(table: Table, key: str, names: tuple[str, ...]) -> int:
     """The index of the instrument a key names (by name or by index)."""

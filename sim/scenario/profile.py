@@ -139,11 +139,3 @@ def thinned_times(rate: float, profile: ArrivalProfile, clock: Clock, jobs: int,
         total += len(kept)
         t = float(candidates[-1])
     return np.concatenate(found)[:jobs] if found else np.zeros(0)
-
-
-def mean_rate_over(rate: float, profile: ArrivalProfile, clock: Clock, start: float, end: float,
-                   points: int = 10_000) -> float:
-    """The average rate over ``[start, end)`` (midpoint rule on a fine grid: for reports and tests)."""
-    edges = np.linspace(start, end, points + 1)
-    return float(rate * profile.multiplier((edges[:-1] + edges[1:]) / 2, clock).mean())
-
