@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import simpy
+from simpy import Timeout
 
 from hardware_mock.device import DeviceProfile
 from hardware_mock.errors import ErrorRecord
@@ -266,14 +267,25 @@ class Instruments:
         """Wait in PENDING_EXECUTION for an instrument, run on it, give it back (EXECUTION_ENDED). A job that
         recovery requeued at EXECUTION_STARTED comes with the claim on its own instrument (``reserve``)."""
         env, records, pool = self.env, self.records, self.pool
+        now = env.now
         if resume < PENDING_EXECUTION:
-            records.advance(job_id, PENDING_EXECUTION, env.now)
+            records.advance(job_id, PENDING_EXECUTION, now)
         if resume == EXECUTION_STARTED:
             instrument = int(records.instrument[job_id])
             if not isinstance(reserved, int):
                 yield from self._wait_for_own(job_id, instrument, reserved)
         else:
-            instrument = yield from self._acquire(job_id)
+            grant = pool.acquire(job_id, now)
+            if self._fits is not None or self.calibration is not None:  # checks before the job may start
+                instrument = yield from self._acquire(job_id, grant)
+            elif isinstance(grant, int):
+                instrument = grant
+            else:  # (``Pool.wait`` written out: a generator less on the way of the common case)
+                try:
+                    instrument = yield grant  # type: ignore[assignment]  # a grant's value: the instrument
+                except simpy.Interrupt:
+                    pool.cancel(job_id, grant)
+                    raise
             records.instrument[job_id] = instrument
             records.advance(job_id, EXECUTION_STARTED, env.now)
         run, error, reset, after_end = self._outcome(job_id, instrument) if self.faulty else (
@@ -282,7 +294,7 @@ class Instruments:
         if self._on_started is not None:
             self._notify_started(job_id, instrument)
         try:
-            yield env.timeout(run)
+            yield Timeout(env, run)
         except simpy.Interrupt as interrupt:
             self.running[instrument] = None
             if self._on_finished is not None:
@@ -312,11 +324,11 @@ class Instruments:
             records.measurements[job_id] = self._measurements(job_id)
         records.advance(job_id, EXECUTION_STARTED + 1, now)  # EXECUTION_ENDED
 
-    def _acquire(self, job_id: int) -> Generator[simpy.Event, object, int]:
-        """An instrument for the job; a job whose calibration set expired is recompiled first (or not)."""
+    def _acquire(self, job_id: int, grant: int | simpy.Event) -> Generator[simpy.Event, object, int]:
+        """An instrument for the job, given the pool's first answer (``grant``); a job whose calibration set
+        expired is recompiled first (or not)."""
         pool, calibration = self.pool, self.calibration
         while True:
-            grant = pool.acquire(job_id, self.env.now)
             instrument = grant if isinstance(grant, int) else (yield from pool.wait(job_id, grant))
             if self._fits is not None and not self._fits[instrument][job_id]:
                 raise self._misfit(job_id, instrument)
@@ -328,6 +340,7 @@ class Instruments:
             pool.release(instrument, Outcome.RETURNED)
             assert self.recompile is not None
             yield from self.recompile(job_id)
+            grant = pool.acquire(job_id, self.env.now)
 
     def reserve(self, job_id: int) -> int | simpy.Event:
         """Recovery requeues a job that was executing: it claims its own instrument at once, ahead of the queue

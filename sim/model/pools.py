@@ -210,12 +210,11 @@ class Pool:
                       outcome))
         self._holder_of[server] = NOBODY
         if self._claims or self._waiting:
-            self._pass_on(server)
+            self._pass_on(server, self.env.now if now is None else now)
         else:
             heapq.heappush(self._free, server)
 
-    def _pass_on(self, server: int) -> None:
-        now = self.env.now
+    def _pass_on(self, server: int, now: float) -> None:
         if self._claims and server in self._claims:
             claims = self._claims[server]
             holder, claim = claims.popleft()
@@ -230,7 +229,8 @@ class Pool:
                 raise self._raised_in_pop(error, now, server) from error
             grant = self._waiting.pop(job, None)  # type: ignore[arg-type]  # None when the policy holds back
             if grant is not None:
-                self._begin(server, job, now)  # type: ignore[arg-type]  # a job the queue named
+                self._holder_of[server] = job  # type: ignore[assignment]  # a job the queue named
+                self._since[server] = now
                 grant.succeed(server)
             elif job is None:
                 heapq.heappush(self._free, server)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import simpy
+from simpy import Timeout
 from simpy.core import EmptySchedule, StopSimulation
 
 from hardware_mock.errors import ErrorRecord
@@ -49,7 +50,7 @@ from sim.model.instruments import Instruments, device_fits, matches_instruments
 from sim.model.pools import FifoQueue, Pool
 from sim.model.records import HoldingsTable, JobRecords, Outcome
 from sim.model.recovery import recover
-from sim.model.service import EventLog, NoProgress, Service, restart_driver
+from sim.model.service import EventLog, NoProgress, Service, ServiceState, restart_driver
 from sim.model.status import (
     ABORTED,
     FAILED,
@@ -60,13 +61,13 @@ from sim.model.status import (
     STAGE_OF_STATUS,
     STAGE_STARTS,
     STATUSES,
+    check_transition,
 )
 from sim.model.workload import Workload
 from sim.scenario.scenario import STAGE_NAMES, Scenario, Stage
 from sim.scenario.streams import RandomStreams
 
 EXECUTION_STARTED = STAGE_STARTS["execution"].code
-POST_PROCESSING_STARTED = STAGE_STARTS["post_processing"].code
 
 JobProcess = Generator[simpy.Event, object, None]
 
@@ -87,6 +88,9 @@ class StageRuntime:
     failures: dict[int, StageFailure]
     fetches_calibration: bool = False
     """The calibration stage with a calibration plan: each fetch adds the plan's (cached or uncached) time."""
+    queued_code: int = 0
+    """The status of a job that waits for this stage's workers, where there is one (post-processing's
+    POST_PROCESSING_PENDING; 0 where the previous stage's end is the waiting status)."""
 
 
 def service_times(stage: Stage, name: str, workload: Workload, rng: np.random.Generator) -> list[float]:
@@ -130,12 +134,14 @@ class Station:
         self.workload = workload
         self.streams = streams
         self.env = simpy.Environment()
-        self.records = JobRecords(len(workload))
+        self.jobs = len(workload)
+        self.records = JobRecords(self.jobs)
         self.event = EventLog(self.env, self.records)
         self.service = Service(self.env)
         self.stages = [self._stage_runtime(name) for name in STAGE_NAMES]
-        self.pre_execution = self.stages[:4]
-        self.post_processing = self.stages[4]
+        self.steps: list[StageRuntime | None] = [*self.stages[:4], None, self.stages[4]]
+        """The job's way through the station: the four stages before execution, the instruments (None), then
+        post-processing."""
         self.compilation = self.stages[STAGE_NAMES.index("compilation")]
         self.instruments = Instruments(self.env, scenario, workload, self.records, streams, self.service,
                                        self.event, self.interrupt, self.finished)
@@ -176,7 +182,8 @@ class Station:
             failures.update(self._limit_violations())
         pool = Pool(self.env, name, stage.workers, FifoQueue(), self.records.holdings_of(name))
         return StageRuntime(name, pool, STAGE_STARTS[name].code, service, failures,
-                            fetches_calibration=name == "calibration" and self.scenario.calibration is not None)
+                            fetches_calibration=name == "calibration" and self.scenario.calibration is not None,
+                            queued_code=POST_PROCESSING_PENDING if name == "post_processing" else 0)
 
     def _limit_violations(self) -> dict[int, StageFailure]:
         """Jobs over a device limit fail validation at the end of its service (IQM's server-side checks);
@@ -284,7 +291,7 @@ class Station:
         if self.on_settled is not None and len(self.settled_jobs) >= self.settled_batch:
             self.on_settled(self.settled_jobs)
             self.settled_jobs = []
-        if self.settled == len(self.workload):
+        if self.settled == self.jobs:
             self.done.succeed()
 
     def interrupt(self, job_id: int, cause: Cause) -> None:
@@ -320,75 +327,95 @@ class Station:
 
     def _job(self, job_id: int, resume: int = NOT_RECEIVED, reserved: int | simpy.Event | None = None) -> JobProcess:
         """Take job ``job_id`` from its persisted status ``resume`` to a terminal status (``reserved``: the claim
-        on its own instrument of a job requeued while executing)."""
+        on its own instrument of a job requeued while executing).
+
+        Each stage (``steps``; None stands for the instruments, whose part is ``Instruments.execute``): take a
+        worker (waiting if none is free), serve, give the worker back, with STARTED (unless a resumed job has it
+        already) and ENDED recorded; a failing job fails part-way into its service, or after it. The stages are
+        written out here rather than in a generator of their own, and their two status changes write the
+        records' columns directly: every delegated generator and method call is paid on each of a job's
+        events."""
         env = self.env
-        if not self.service.up:  # the service went down in the instant this process was started
+        if self.service.state is not ServiceState.UP:  # the service went down in the instant this process started
             if resume == NOT_RECEIVED:  # a new submission: its client will retry
                 self.env.process(self._retry_submission(job_id))
             return  # a resumed job: still in progress in the persisted records, the next recovery resumes it
         if job_id in self.cancelled_before_receipt:  # aborted in the very instant it was submitted
             return
-        advance = self.records.advance
+        records = self.records
+        status, columns = records.status, records.columns
         self.live[job_id] = env.active_process  # type: ignore[assignment]
         try:
+            now = env.now  # (read again after every yield: SimPy's clock is a property)
             if resume == NOT_RECEIVED:
-                advance(job_id, RECEIVED, env.now)
-            for stage in self.pre_execution:
-                if resume <= stage.start_code:
-                    yield from self._stage(job_id, stage, resume == stage.start_code)
-            if resume <= EXECUTION_STARTED:
-                yield from self.instruments.execute(job_id, resume, reserved)
-            if resume < POST_PROCESSING_PENDING:
-                advance(job_id, POST_PROCESSING_PENDING, env.now)
-            if resume <= POST_PROCESSING_STARTED:
-                yield from self._stage(job_id, self.post_processing, resume == POST_PROCESSING_STARTED)
-            advance(job_id, READY, env.now)
+                records.advance(job_id, RECEIVED, now)
+            for stage in self.steps:
+                if stage is None:
+                    if resume <= EXECUTION_STARTED:
+                        yield from self.instruments.execute(job_id, resume, reserved)
+                        now = env.now
+                    continue
+                started = stage.start_code
+                if resume > started:
+                    continue
+                if stage.queued_code and resume < stage.queued_code:
+                    records.advance(job_id, stage.queued_code, now)
+                service = stage.service[job_id]
+                failure = stage.failures.get(job_id) if stage.failures else None
+                pool = stage.pool if service or stage.fetches_calibration else None
+                worker = 0
+                if pool is not None:
+                    grant = pool.acquire(job_id, now)
+                    if isinstance(grant, int):
+                        worker = grant
+                    else:
+                        try:
+                            worker = yield grant  # type: ignore[assignment]  # a grant's value: the server
+                        except simpy.Interrupt:
+                            pool.cancel(job_id, grant)
+                            raise
+                        now = env.now
+                if resume != started:
+                    if status[job_id] + 1 != started:
+                        check_transition(job_id, status[job_id], started)
+                    status[job_id] = started
+                    columns[started][job_id] = now
+                if stage.fetches_calibration:
+                    assert self.calibration is not None
+                    service += self.calibration.fetch(job_id)
+                if failure is not None:
+                    service *= failure.share
+                if service:
+                    try:
+                        yield Timeout(env, service)
+                    except simpy.Interrupt as interrupt:
+                        if pool is not None and interrupt.cause is not Cause.RESTART:  # a restart ended it
+                            pool.release(worker, Outcome.ABORTED)
+                        raise
+                    now = env.now
+                if pool is not None:
+                    pool.release(worker, Outcome.DONE if failure is None else Outcome.FAILED, now)
+                if failure is not None:
+                    if failure.after_end:
+                        records.advance(job_id, started + 1, now)
+                    raise JobFailure(stage.name, failure.error)
+                if status[job_id] != started:
+                    check_transition(job_id, status[job_id], started + 1)
+                status[job_id] = started + 1  # ENDED
+                columns[started + 1][job_id] = now
+            records.advance(job_id, READY, now)
             self._settle(job_id)
         except JobFailure as failure:
-            self.records.fail(job_id, FAILED, env.now, failure.stage, failure.error.user_message,
-                              failure.error.full_log)
+            records.fail(job_id, FAILED, env.now, failure.stage, failure.error.user_message, failure.error.full_log)
             self._settle(job_id)
         except simpy.Interrupt as interrupt:
             if interrupt.cause is Cause.ABORT:
                 self.aborting.discard(job_id)
-                advance(job_id, ABORTED, env.now)
+                records.advance(job_id, ABORTED, env.now)
                 self._settle(job_id)
             # On a restart the process just ends: recovery works from the persisted records.
         finally:
             self.live.pop(job_id, None)
-
-    def _stage(self, job_id: int, stage: StageRuntime, started: bool) -> JobProcess:
-        """Take a worker (waiting if none is free), serve, give the worker back; STARTED (unless a resumed job
-        already has it) and ENDED recorded. A failing job fails part-way into its service, or after it."""
-        env = self.env
-        service = stage.service[job_id]
-        failure = stage.failures.get(job_id) if stage.failures else None
-        pool = stage.pool if service or stage.fetches_calibration else None
-        if pool is not None:
-            grant = pool.acquire(job_id, env.now)
-            worker = grant if isinstance(grant, int) else (yield from pool.wait(job_id, grant))
-        if not started:
-            self.records.advance(job_id, stage.start_code, env.now)
-        if stage.fetches_calibration:
-            assert self.calibration is not None
-            service += self.calibration.fetch(job_id)
-        if failure is not None:
-            service *= failure.share
-        if service:
-            try:
-                yield env.timeout(service)
-            except simpy.Interrupt as interrupt:
-                if pool is not None and interrupt.cause is not Cause.RESTART:  # a restart ended the holding
-                    pool.release(worker, Outcome.ABORTED)
-                raise
-        now = env.now
-        if pool is not None:
-            pool.release(worker, Outcome.DONE if failure is None else Outcome.FAILED, now)
-        if failure is not None:
-            if failure.after_end:
-                self.records.advance(job_id, stage.start_code + 1, now)
-            raise JobFailure(stage.name, failure.error)
-        self.records.advance(job_id, stage.start_code + 1, now)
 
     def recompile(self, job_id: int) -> JobProcess:
         """Compile a queued job again against the current calibration set (its set expired while it waited);
