@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -257,3 +258,45 @@ def test_walks_are_accepted_exactly_up_to_the_first_illegal_step(steps: list[obj
             with pytest.raises(sim.IllegalTransition):
                 check_transition(7, code(current), code(new))
             return
+
+
+
+def _run_tampered(job: int, at: float) -> None:
+    """Two jobs submitted at t = 0 to a station of one worker a stage and one instrument, every service 1 s (job 0
+    is served in stage k over [k, k + 1], job 1 waits behind it); at ``at`` job ``job``'s persisted status is
+    overwritten with READY."""
+    import simpy
+
+    from sim.model.station import Station
+    from sim.model.workload import sample_workload
+    from sim.scenario.scenario import STAGE_NAMES
+    from sim.scenario.streams import RandomStreams
+
+    stages = {name: {"workers": 1, "duration": 1.0} for name in STAGE_NAMES}
+    scenario = sim.Scenario.from_dict({"name": "tamper", "arrivals": {"times": [0.0, 0.0]}, "stages": stages,
+                                       "hardware": {"instruments": 1, "execution_time": 1.0}}, source="tamper.toml")
+    streams = RandomStreams(1)
+    station = Station(scenario, sample_workload(scenario, 2, streams), streams)
+
+    def tamper() -> Iterator[simpy.Event]:
+        yield station.env.timeout(at)
+        station.records.status[job] = JobStatus.READY.code
+
+    station.start()
+    station.env.process(tamper())
+    station.run()
+
+
+@pytest.mark.parametrize(("job", "at", "moving_to"), [
+    (0, 0.5, JobStatus.VALIDATION_ENDED),
+    (1, 0.5, JobStatus.VALIDATION_STARTED),  # job 1 waits for validation's one worker over [0, 1]
+    (0, 2.5, JobStatus.COMPILATION_ENDED),
+    (0, 4.5, JobStatus.EXECUTION_ENDED),
+    (0, 5.5, JobStatus.POST_PROCESSING_ENDED),
+], ids=lambda value: value.name.lower() if isinstance(value, JobStatus) else str(value))
+def test_the_job_process_checks_every_move_it_writes(job: int, at: float, moving_to: JobStatus) -> None:
+    """The job process writes its stages' STARTED and ENDED straight into the records (its hot path); a job whose
+    persisted status is not the one before still raises ``IllegalTransition`` at once, naming both."""
+    with pytest.raises(sim.IllegalTransition) as caught:
+        _run_tampered(job, at)
+    assert (caught.value.job_id, caught.value.old, caught.value.new) == (job, JobStatus.READY, moving_to)
