@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import pytest
 from hypothesis import given, settings
@@ -278,7 +278,7 @@ def _run_tampered(job: int, at: float) -> None:
     streams = RandomStreams(1)
     station = Station(scenario, sample_workload(scenario, 2, streams), streams)
 
-    def tamper() -> Iterator[simpy.Event]:
+    def tamper() -> Generator[simpy.Event, object, None]:
         yield station.env.timeout(at)
         station.records.status[job] = JobStatus.READY.code
 
