@@ -30,6 +30,7 @@ synthetic measurement counts.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable, Generator
 from enum import Enum
 from pathlib import Path
@@ -50,7 +51,7 @@ from sim.model.calibration import CalibrationService
 from sim.model.downtime import Downtime
 from sim.model.faults import Cause, JobFailure, StageFailure, stage_failures
 from sim.model.pools import Pool
-from sim.model.records import Holder, InstrumentPeriod, JobRecords, Outcome
+from sim.model.records import Holder, InstrumentPeriod, JobRecords, Outcome, seconds_per_job
 from sim.model.service import EventLog, NoProgress, Service
 from sim.model.status import EXECUTION_STARTED, NOT_RECEIVED, PENDING_EXECUTION, STATUSES
 from sim.model.workload import Workload
@@ -244,13 +245,13 @@ class Instruments:
             raise self._policy_error(f"raised {type(error).__name__}: {error} in finished(job {job_id}, "
                                      f"instrument {instrument}, now={now:.9g}, {outcome})") from error
 
-    def _execution_times(self) -> list[list[float]]:
-        """Seconds each job would take on each instrument (instruments of one device share one list)."""
+    def _execution_times(self) -> list[array[float]]:
+        """Seconds each job would take on each instrument (instruments of one device share one array)."""
         hardware, w = self.scenario.hardware, self.workload
         if hardware.execution_time is not None:
-            shared = hardware.execution_time.sample(self.streams("hardware"), len(w)).tolist()
+            shared = seconds_per_job(hardware.execution_time.sample(self.streams("hardware"), len(w)))
             return [shared] * len(self.devices)
-        by_device = {device: execution_time(device, w.circuits, w.shots, w.depth, w.sweep_points).tolist()
+        by_device = {device: seconds_per_job(execution_time(device, w.circuits, w.shots, w.depth, w.sweep_points))
                      for device in set(self.devices)}
         return [by_device[device] for device in self.devices]
 

@@ -26,6 +26,13 @@ import numpy.typing as npt
 from sim.model.status import N_STATUSES, NOT_RECEIVED, READY, check_transition
 
 
+def seconds_per_job(values: npt.NDArray[np.float64]) -> array[float]:
+    """Per-job seconds (service times, arrival times) as the job process reads them: a compact array of doubles,
+    8 bytes a job where a list of floats takes 32, whose items are plain Python floats (so that SimPy's clock
+    stays one)."""
+    return array("d", np.ascontiguousarray(values, dtype=np.float64).tobytes())
+
+
 @dataclass(frozen=True)
 class Event:
     """Something that happened to the station rather than to one job's lifecycle."""

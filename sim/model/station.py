@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+from array import array
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
@@ -48,7 +49,7 @@ from sim.model.calibration import CalibrationService
 from sim.model.faults import CLEANED_UP, Cause, JobFailure, StageFailure, abort_times, stage_failures
 from sim.model.instruments import Instruments, device_fits, matches_instruments
 from sim.model.pools import FifoQueue, Pool
-from sim.model.records import HoldingsTable, JobRecords, Outcome
+from sim.model.records import HoldingsTable, JobRecords, Outcome, seconds_per_job
 from sim.model.recovery import recover
 from sim.model.service import EventLog, NoProgress, Service, ServiceState, restart_driver
 from sim.model.status import (
@@ -84,7 +85,7 @@ class StageRuntime:
     name: str
     pool: Pool
     start_code: int
-    service: list[float]
+    service: array[float]
     failures: dict[int, StageFailure]
     fetches_calibration: bool = False
     """The calibration stage with a calibration plan: each fetch adds the plan's (cached or uncached) time."""
@@ -93,7 +94,7 @@ class StageRuntime:
     POST_PROCESSING_PENDING; 0 where the previous stage's end is the waiting status)."""
 
 
-def service_times(stage: Stage, name: str, workload: Workload, rng: np.random.Generator) -> list[float]:
+def service_times(stage: Stage, name: str, workload: Workload, rng: np.random.Generator) -> array[float]:
     """Each job's service time in ``stage``: the base draw plus the parts that grow with the job's size."""
     times = stage.duration.sample(rng, len(workload))
     if stage.per_layer:
@@ -102,8 +103,7 @@ def service_times(stage: Stage, name: str, workload: Workload, rng: np.random.Ge
         times = times + stage.per_shot * workload.total_shots
     if name == "compilation":
         times = np.where(workload.kind == 1, 0.0, times)  # pulse-level jobs carry their own schedules
-    as_list: list[float] = times.tolist()
-    return as_list
+    return seconds_per_job(times)
 
 
 @contextlib.contextmanager
@@ -308,7 +308,7 @@ class Station:
 
     def _arrivals(self) -> JobProcess:
         env = self.env
-        for job_id, t in enumerate(self.workload.submitted_at.tolist()):
+        for job_id, t in enumerate(seconds_per_job(self.workload.submitted_at)):
             if t > env.now:
                 yield env.timeout(t - env.now)
             env.process(self._job(job_id))
