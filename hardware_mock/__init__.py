@@ -13,6 +13,10 @@
 Plain Python and numpy, deterministic for given inputs and generator; the simulator's station wraps it for SimPy.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from hardware_mock.calibration import (
     CalibrationPlan,
     CalibrationSet,
@@ -37,15 +41,21 @@ from hardware_mock.faults import (
     outage_error,
 )
 from hardware_mock.limits import LimitReason, LimitViolation, check_job, check_jobs, max_depth, violation
-from hardware_mock.measurement import (
-    ReadoutError,
-    counts_from_bits,
-    expected_distribution,
-    sample_bits,
-    sample_counts,
-    sparse_random_distribution,
-)
 from hardware_mock.timing import circuit_duration, execution_time, iqm_qpu_runtime, shot_duration
+
+if TYPE_CHECKING:
+    from hardware_mock.measurement import (
+        ReadoutError,
+        counts_from_bits,
+        expected_distribution,
+        sample_bits,
+        sample_counts,
+        sparse_random_distribution,
+    )
+
+_MEASUREMENT = ("ReadoutError", "counts_from_bits", "expected_distribution", "sample_bits", "sample_counts",
+                "sparse_random_distribution")
+"""The names of ``measurement``, imported on first use (PEP 562): a run that draws no counts does not load it."""
 
 __all__ = [
     "EMERALD",
@@ -90,3 +100,17 @@ __all__ = [
     "sparse_random_distribution",
     "violation",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MEASUREMENT:
+        raise AttributeError(f"module 'hardware_mock' has no attribute {name!r}")
+    from hardware_mock import measurement
+
+    value = getattr(measurement, name)
+    globals()[name] = value  # looked up once: later reads find it in the module's namespace
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

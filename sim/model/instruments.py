@@ -45,7 +45,6 @@ from hardware_mock.errors import ErrorRecord
 from hardware_mock.execution import ExecutionPlan
 from hardware_mock.faults import JobFault, draw_job_faults, hang_timeout, instrument_error
 from hardware_mock.limits import check_jobs
-from hardware_mock.measurement import ReadoutError, sample_counts, sparse_random_distribution
 from hardware_mock.timing import execution_time
 from sim.model.calibration import CalibrationService
 from sim.model.downtime import Downtime
@@ -361,6 +360,8 @@ class Instruments:
     def _measurements(self, job_id: int) -> list[dict[str, int]]:
         """Synthetic counts of each circuit of a finished run (at its first sweep point): a random sparse ideal
         distribution over the job's qubits, read out through a per-qubit readout error."""
+        from hardware_mock.measurement import ReadoutError, sample_counts, sparse_random_distribution  # counts: opt-in
+
         w = self.workload
         rng = self.streams("hardware.measurements")
         qubits, shots = int(w.qubits[job_id]), int(w.shots[job_id])
