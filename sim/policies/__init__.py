@@ -29,17 +29,28 @@ inside ``[scheduler.options]``, such as ``"slack.batch"``): ``stationsim validat
 ``scheduler.options.slack.batch``. ``sim.policies.options`` has readers for durations, weights and numbers.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from sim.policies.base import KeyPolicy, SelectPolicy
-from sim.policies.calibration_aware import CalibrationAware
 from sim.policies.context import QueueContext
-from sim.policies.fair_share import FairShare
 from sim.policies.ordering import Aging, Fifo, ShortestFirst, StrictPriority
 from sim.policies.protocol import RUN_ENDS, PolicyError, PolicyFactory, RunOutcome, SchedulingPolicy
 from sim.policies.ranked import RankedList
 from sim.policies.registry import BUILTIN, policy_for_run, resolve
-from sim.policies.timeslot import Timeslot
-from sim.policies.windows import Window
 from sim.scenario.distributions import FieldError as OptionError  # a bad option: OptionError("slack.batch", "...")
+
+if TYPE_CHECKING:
+    from sim.policies.calibration_aware import CalibrationAware
+    from sim.policies.fair_share import FairShare
+    from sim.policies.timeslot import Timeslot
+    from sim.policies.windows import Window
+
+_HOMES = {"CalibrationAware": "sim.policies.calibration_aware", "FairShare": "sim.policies.fair_share",
+          "Timeslot": "sim.policies.timeslot", "Window": "sim.policies.windows"}
+"""Names imported on first use (PEP 562): a run loads the module of its own policy only (``BUILTIN``)."""
 
 __all__ = [
     "BUILTIN",
@@ -64,3 +75,15 @@ __all__ = [
     "policy_for_run",
     "resolve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'sim.policies' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value  # looked up once: later reads find it in the module's namespace
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -21,14 +21,11 @@ import importlib.util
 import inspect
 import sys
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sim.policies.calibration_aware import CalibrationAware
 from sim.policies.context import QueueContext
-from sim.policies.fair_share import FairShare
-from sim.policies.ordering import Aging, Fifo, ShortestFirst, StrictPriority
 from sim.policies.protocol import (
     REQUIRED_METHODS,
     PolicyError,
@@ -37,21 +34,54 @@ from sim.policies.protocol import (
     describe,
     missing_methods,
 )
-from sim.policies.timeslot import Timeslot
 from sim.scenario.distributions import FieldError
 
 if TYPE_CHECKING:
     from sim.scenario.scenario import Scheduler
 
-BUILTIN: dict[str, PolicyFactory] = {
-    "fifo": Fifo,
-    "priority": StrictPriority,
-    "timeslot": Timeslot,
-    "shortest_first": ShortestFirst,
-    "fair_share": FairShare,
-    "aging": Aging,
-    "calibration_aware": CalibrationAware,
-}
+
+class BuiltinPolicies(Mapping[str, PolicyFactory]):
+    """The built-in policies by name, each imported from its module when first looked up, so that a run loads its
+    own policy's module and not every policy's."""
+
+    def __init__(self, homes: Mapping[str, tuple[str, str]]) -> None:
+        self._homes = dict(homes)
+        self._names = {home: name for name, home in self._homes.items()}
+        self._loaded: dict[str, PolicyFactory] = {}
+
+    def __getitem__(self, name: str) -> PolicyFactory:
+        if name not in self._loaded:
+            module, attribute = self._homes[name]
+            self._loaded[name] = getattr(importlib.import_module(module), attribute)
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._homes)
+
+    def __len__(self) -> int:
+        return len(self._homes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._homes
+
+    def __repr__(self) -> str:
+        return f"BuiltinPolicies({', '.join(self._homes)})"
+
+    def holds(self, factory: object) -> bool:
+        """Whether ``factory`` is one of these policies (without importing the modules of the others)."""
+        name = self._names.get((getattr(factory, "__module__", ""), getattr(factory, "__qualname__", "")))
+        return name is not None and self[name] is factory
+
+
+BUILTIN = BuiltinPolicies({
+    "fifo": ("sim.policies.ordering", "Fifo"),
+    "priority": ("sim.policies.ordering", "StrictPriority"),
+    "timeslot": ("sim.policies.timeslot", "Timeslot"),
+    "shortest_first": ("sim.policies.ordering", "ShortestFirst"),
+    "fair_share": ("sim.policies.fair_share", "FairShare"),
+    "aging": ("sim.policies.ordering", "Aging"),
+    "calibration_aware": ("sim.policies.calibration_aware", "CalibrationAware"),
+})
 """The built-in policies by name (see each class's module for its options and promise)."""
 
 _files: dict[Path, Any] = {}
@@ -139,7 +169,7 @@ def check_options(factory: PolicyFactory, options: Mapping[str, Any]) -> None:
         if p.default is inspect.Parameter.empty and p.kind is not inspect.Parameter.VAR_KEYWORD \
                 and p.kind is not inspect.Parameter.VAR_POSITIONAL and p.name not in options:
             raise FieldError(p.name, "missing; this option is required")
-    if factory in BUILTIN.values():
+    if BUILTIN.holds(factory):
         factory(QueueContext.empty(), **options)
         return
     try:  # a user's policy checks its option values by raising OptionError (a FieldError) with the key's path

@@ -31,14 +31,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hardware_mock.calibration import CalibrationPlan
 from hardware_mock.device import PRESETS, DeviceProfile
 from hardware_mock.faults import FaultModel
 from sim.policies.protocol import PolicyFactory
 from sim.policies.registry import BUILTIN
-from sim.policies.windows import Window
 from sim.scenario.clock import Clock, parse_datetime
 from sim.scenario.config import (
     Parser,
@@ -63,6 +62,9 @@ from sim.scenario.profile import ArrivalProfile, day_of_week, hour_of_day, rate_
 from sim.scenario.scheduler import check_window_owners, merge_scheduler, parse_scheduler
 from sim.scenario.trace import Trace, read_trace
 from sim.scenario.units import parse_duration, parse_rate
+
+if TYPE_CHECKING:
+    from sim.policies.windows import Window
 
 STAGE_NAMES = ("validation", "calibration", "compilation", "save_metadata", "post_processing")
 POLICIES = tuple(BUILTIN)

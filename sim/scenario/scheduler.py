@@ -29,14 +29,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hardware_mock.calibration import parse_time_of_day
 from sim.policies.registry import check_options, resolve
-from sim.policies.windows import Window
 from sim.scenario.config import ScenarioError, Table, time_of_day
 from sim.scenario.distributions import FieldError
 from sim.scenario.units import parse_duration
+
+if TYPE_CHECKING:
+    from sim.policies.windows import Window
 
 KEYS = ("policy", "options", "windows", "start_time_of_day", "variants")
 
@@ -59,6 +61,8 @@ def _policy(table: Table, policy: object, options: object, folder: Path) -> tupl
 
 
 def _window(table: Table) -> Window:
+    from sim.policies.windows import Window  # only a scenario with reserved windows has any
+
     for name in table.data:
         if name not in ("user", "project", "start", "end"):
             raise table.error(name, "unknown key; expected one of user, project, start, end")
