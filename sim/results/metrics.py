@@ -38,9 +38,26 @@ def describe(values: npt.NDArray[np.float64]) -> dict[str, float]:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return {"mean": math.nan, **dict.fromkeys(QUANTILES, math.nan), "max": math.nan}
-    q = np.percentile(finite, list(QUANTILES.values()))
+    q = percentiles(finite, list(QUANTILES.values()))
     return {"mean": float(finite.mean()), **{k: float(v) for k, v in zip(QUANTILES, q, strict=True)},
             "max": float(finite.max())}
+
+
+def percentiles(values: npt.NDArray[np.float64], percents: list[int]) -> npt.NDArray[np.float64]:
+    """``np.percentile(values, percents)`` to the last bit (its default, linear method: numpy's own virtual
+    index and interpolation), for values without NaN. Not ``np.percentile`` itself: through ``np.unique`` it
+    imports ``numpy.ma``, about 10 ms of a single run's start-up."""
+    ordered = np.sort(values)
+    last = ordered.size - 1
+    virtual = last * (np.asarray(percents, dtype=np.float64) / 100)
+    below = np.floor(virtual)
+    lower = np.minimum(below, last).astype(np.intp)
+    upper = np.minimum(below + 1, last).astype(np.intp)
+    gamma = virtual - below
+    a, b = ordered[lower], ordered[upper]
+    step = b - a
+    result: npt.NDArray[np.float64] = np.where(gamma >= 0.5, b - step * (1 - gamma), a + step * gamma)
+    return result
 
 
 def stage_capacity(result: RunResult, stage: str) -> float:
