@@ -10,7 +10,6 @@ import contextlib
 import math
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,8 @@ from sim.cli.args import UsageError, changes, count, duration, level, out_folder
 from sim.simulation import load_scenario
 
 if TYPE_CHECKING:  # the experiment layer is imported by the commands that use it, not by a single run
+    from concurrent.futures import Executor
+
     import pandas as pd
 
     from sim.experiments.replications import PeriodTarget, Warmup

@@ -10,16 +10,16 @@
 from __future__ import annotations
 
 import argparse
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sim.cli.args import UsageError, positive, seed, whole_number
-from sim.fitting.records import RecordsError
 from sim.results.export import FORMATS
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the fitting layer and sqlite3 are imported by these commands, not by every command line
+    import sqlite3
+
     from sim.fitting.records import JobTable
     from sim.scenario.scenario import Scenario
 
@@ -52,6 +52,8 @@ def add_fit_commands(commands: argparse._SubParsersAction) -> None:  # type: ign
 
 def _open(path: Path) -> sqlite3.Connection:
     """A read-only connection to the results database in ``path`` (a folder or the file itself)."""
+    import sqlite3
+
     database = path / "results.sqlite" if path.is_dir() else path
     if not database.is_file():
         raise UsageError(f"{database}: no results database (expected a folder written by run --out)")
@@ -108,7 +110,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def fit(args: argparse.Namespace) -> int:
-    from sim.fitting.records import read_jobs
+    from sim.fitting.records import RecordsError, read_jobs
     from sim.fitting.station import fit_station
 
     try:

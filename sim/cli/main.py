@@ -51,15 +51,14 @@ from sim.cli.output import (
 )
 from sim.cli.report import summary_json, summary_table
 from sim.cli.serve import SERVE_COMMANDS, add_serve_command
-from sim.cli.stored import report
 from sim.model.service import NoProgress
 from sim.policies import PolicyError
-from sim.results.writer import WriterError
 from sim.scenario.config import ScenarioError
 from sim.scenario.scheduler import with_policy_reset
 from sim.simulation import load_scenario, simulate
 
 if TYPE_CHECKING:
+    from sim.results.run import RunResult
     from sim.scenario.scenario import Scenario
 
 EXIT_BAD_INPUT = 2
@@ -121,8 +120,6 @@ def _run(args: argparse.Namespace) -> int:
     output = check_run_out(args.out) if args.out is not None else None
     try:
         return _run_and_write(scenario, args, output)
-    except WriterError as error:
-        raise UsageError(f"{error}; {stopped_run(output)}") from None
     except PolicyError as error:  # the scheduling policy raised, broke the protocol or stalled the station
         kept = f"; {stopped_run(output)}" if output is not None else ""
         raise UsageError(f"{error}{kept}") from None
@@ -136,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_and_write(scenario: Scenario, args: argparse.Namespace, output: RunOutput | None) -> int:
-    result = simulate(scenario, seed=args.seed, jobs=args.jobs, store=output.database if output else None)
+    result = _simulate(scenario, args, output)
     summary = result.summary(by_user=args.by_user)
     print(summary_table(summary))
     if output is not None:
@@ -145,6 +142,23 @@ def _run_and_write(scenario: Scenario, args: argparse.Namespace, output: RunOutp
             f"{', '.join(map(str, output.runs_before))})" if output.runs_before else ""
         print(f"\nwrote run {result.run_id} into {output.database}{before} and its summary into {output.summary}")
     return 0
+
+
+def _simulate(scenario: Scenario, args: argparse.Namespace, output: RunOutput | None) -> RunResult:
+    if output is None:
+        return simulate(scenario, seed=args.seed, jobs=args.jobs)
+    from sim.results.writer import WriterError  # with the results database: a run without --out never writes
+
+    try:
+        return simulate(scenario, seed=args.seed, jobs=args.jobs, store=output.database)
+    except WriterError as error:
+        raise UsageError(f"{error}; {stopped_run(output)}") from None
+
+
+def _report(args: argparse.Namespace) -> int:
+    from sim.cli.stored import report  # reading stored results: only this command does
+
+    return report(args)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -193,7 +207,7 @@ def _file_size_limit_as_error() -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "validate": _validate, "report": report, "sweep": sweep, "capacity": capacity,
+    handlers = {"run": _run, "validate": _validate, "report": _report, "sweep": sweep, "capacity": capacity,
                 "compare": compare, **FIT_COMMANDS, **SERVE_COMMANDS}
     try:
         with terminate_cleanly(), _file_size_limit_as_error():

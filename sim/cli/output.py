@@ -14,7 +14,6 @@ import math
 import os
 import resource
 import signal
-import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from sim.cli.args import UsageError
-from sim.results.reading import is_sqlite_file, open_readonly, run_ids, run_info
 
 DATABASE = "results.sqlite"
 SUMMARY = "summary.json"
@@ -75,7 +73,10 @@ class RunOutput:
 
 def check_run_out(folder: Path) -> RunOutput:
     """The ``--out`` folder of ``run``, made if need be and checked before the run starts."""
+    import sqlite3
+
     from sim.cli.args import prepare_out
+    from sim.results.reading import is_sqlite_file, open_readonly, run_ids  # a results database: only with --out
 
     prepare_out(folder)
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -105,6 +106,10 @@ def check_run_out(folder: Path) -> RunOutput:
 
 def _new_run(output: RunOutput) -> dict[str, Any] | None:
     """The run this command added to the database (its ``runs`` row), if it got that far."""
+    import sqlite3
+
+    from sim.results.reading import open_readonly, run_ids, run_info  # a results database: only with --out
+
     if not output.database.is_file():
         return None
     try:
