@@ -12,6 +12,7 @@ common random numbers across the points of a sweep.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +20,9 @@ import numpy.typing as npt
 from sim.scenario.profile import thinned_times
 from sim.scenario.scenario import JOB_KINDS, Scenario
 from sim.scenario.streams import RandomStreams
-from sim.scenario.trace import Trace
+
+if TYPE_CHECKING:
+    from sim.scenario.trace import Trace
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

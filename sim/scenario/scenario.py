@@ -60,11 +60,11 @@ from sim.scenario.faults import Faults, build_faults
 from sim.scenario.maintenance import MaintenanceWindow, parse_maintenance
 from sim.scenario.profile import ArrivalProfile, day_of_week, hour_of_day, rate_changes
 from sim.scenario.scheduler import check_window_owners, merge_scheduler, parse_scheduler
-from sim.scenario.trace import Trace, read_trace
 from sim.scenario.units import parse_duration, parse_rate
 
 if TYPE_CHECKING:
     from sim.policies.windows import Window
+    from sim.scenario.trace import Trace
 
 STAGE_NAMES = ("validation", "calibration", "compilation", "save_metadata", "post_processing")
 POLICIES = tuple(BUILTIN)
@@ -418,6 +418,12 @@ def _build_workload(source: str, data: object) -> tuple[JobClass, ...]:
     return classes
 
 
+def _trace(path: Path) -> Trace:
+    from sim.scenario.trace import read_trace  # a file of submissions: only the scenarios that replay one
+
+    return read_trace(path)
+
+
 def _build_scenario(root: Table, data: Mapping[str, Any], name: str | None) -> Scenario:
     sections = ("name", "run", "arrivals", "workload", "stages", "scheduler", "hardware", "calibration",
                 "maintenance", "aborts", "failures", "restarts")
@@ -429,7 +435,7 @@ def _build_scenario(root: Table, data: Mapping[str, Any], name: str | None) -> S
     arrivals_table = root.table("arrivals")
     folder = Path(root.source).parent if Path(root.source).is_file() else Path.cwd()
     arrivals = arrivals_table.build(Arrivals, {"rate": parse_rate, "times": times_list,
-                                               "trace": lambda value: read_trace(folder / text(value)),
+                                               "trace": lambda value: _trace(folder / text(value)),
                                                "profile": lambda value: _profile(arrivals_table.table("profile"))})
     if sum(x is not None for x in (arrivals.rate, arrivals.times, arrivals.trace)) != 1:
         raise arrivals_table.error("rate", "give exactly one of rate (Poisson, such as \"300/h\"), times (a list "
