@@ -2,7 +2,8 @@
 commands and functions that use them (tables, figures, confidence intervals, executors, progress bars), and
 ``import sim`` does not import the experiment layer. Nor does a run load the serve, fitting and testing layers,
 the stored-results reader of ``report``, the policies it does not use, the synthetic measurements, the trace
-reader, or ``numpy.ma`` (which ``np.percentile`` imports; the summary computes the same figures without it)."""
+reader, the arrival profiles, or ``numpy.ma`` (which ``np.percentile`` imports; the summary computes the same
+figures without it)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ HEAVY = ("pandas", "matplotlib", "scipy", "dask", "distributed", "tqdm", "starle
          "concurrent.futures", "sim.experiments.replications", "sim.experiments.sweeps", "sim.experiments.capacity",
          "sim.plots.run", "sim.serve", "sim.fitting.records", "sim.testing", "sim.cli.stored",
          "hardware_mock.measurement", "sim.policies.fair_share", "sim.policies.timeslot",
-         "sim.policies.calibration_aware", "sim.scenario.trace")
+         "sim.policies.calibration_aware", "sim.scenario.trace", "sim.scenario.profile")
 """Modules a run must not import (the baseline scenario's run: FIFO, no measurements, no ``--out``)."""
 
 

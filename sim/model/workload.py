@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from sim.scenario.profile import thinned_times
 from sim.scenario.scenario import JOB_KINDS, Scenario
 from sim.scenario.streams import RandomStreams
 
@@ -87,6 +86,8 @@ def submission_times(scenario: Scenario, jobs: int, streams: RandomStreams) -> F
         return np.asarray(arrivals.times[:jobs], dtype=float)
     assert arrivals.rate is not None
     if arrivals.profile is not None:
+        from sim.scenario.profile import thinned_times  # only a scenario whose rate follows a profile
+
         return thinned_times(arrivals.rate, arrivals.profile, scenario.clock, jobs, streams("arrivals"),
                              streams("arrivals.thinning"))
     return np.cumsum(streams("arrivals").exponential(1.0 / arrivals.rate, jobs))

@@ -58,12 +58,12 @@ from sim.scenario.config import (
 from sim.scenario.distributions import Constant, Distribution, count
 from sim.scenario.faults import Faults, build_faults
 from sim.scenario.maintenance import MaintenanceWindow, parse_maintenance
-from sim.scenario.profile import ArrivalProfile, day_of_week, hour_of_day, rate_changes
 from sim.scenario.scheduler import check_window_owners, merge_scheduler, parse_scheduler
 from sim.scenario.units import parse_duration, parse_rate
 
 if TYPE_CHECKING:
     from sim.policies.windows import Window
+    from sim.scenario.profile import ArrivalProfile
     from sim.scenario.trace import Trace
 
 STAGE_NAMES = ("validation", "calibration", "compilation", "save_metadata", "post_processing")
@@ -470,6 +470,8 @@ def _build_scenario(root: Table, data: Mapping[str, Any], name: str | None) -> S
 
 
 def _profile(table: Table) -> ArrivalProfile:
+    from sim.scenario.profile import ArrivalProfile, day_of_week, hour_of_day, rate_changes  # only a shaped rate
+
     profile: ArrivalProfile = table.build(ArrivalProfile, {"hour_of_day": hour_of_day, "day_of_week": day_of_week,
                                                            "changes": rate_changes})
     return profile
