@@ -106,7 +106,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_run_incomplete(tmp_path: Path) -
 def test_a_run_too_big_for_memory_is_refused_before_it_starts(tmp_path: Path) -> None:
     line = assert_bad_input(stationsim("run", BASELINE, "--jobs", "1000000000", "--out", tmp_path / "out"),
                             "--jobs 1,000,000,000", "needs about", "available memory (MemAvailable) is")
-    assert "1,100 bytes a job" in line
+    assert "800 bytes a job" in line
     assert not (tmp_path / "out").exists()
     limited = stationsim_limited(3 * 2**30, resource.RLIMIT_AS, "run", BASELINE, "--jobs", "6000000")
     assert_bad_input(limited, "--jobs 6,000,000", "the address-space limit (ulimit -v)")

@@ -24,10 +24,10 @@ from sim.cli.args import UsageError
 
 DATABASE = "results.sqlite"
 SUMMARY = "summary.json"
-BYTES_PER_JOB = 1100
+BYTES_PER_JOB = 800
 """Peak memory of a run per job (records, holdings, workload, the summary's arrays), measured as the peak
-resident size of ``stationsim run scenarios/baseline.toml``: 151 MB at 100,000 jobs, 459 MB at 400,000 (about
-1,050 bytes a job; faulty_hardware.toml about the same), plus a margin. Measure again when the records change."""
+resident size of ``stationsim run scenarios/baseline.toml --out``: 129 MB at 100,000 jobs, 315 MB at 400,000
+(about 650 bytes a job; faulty_hardware.toml 690), plus a margin. Measure again when the records change."""
 BASE_BYTES = 120 * 2**20
 """The interpreter, numpy, pandas and SimPy, before the first job."""
 EXIT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
