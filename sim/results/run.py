@@ -160,13 +160,13 @@ def job_columns(workload: Workload, records: JobRecords, jobs: npt.NDArray[np.in
         "priority": w.priority[jobs],
         "submitted_at": w.submitted_at[jobs],
         "final_status": status_names[final],
-        "instrument": records.instrument[jobs],
+        "instrument": np.asarray(records.instrument[jobs], dtype=np.int64),  # compacted records keep it narrower
         "failed_stage": _optional(records.failed_stage, jobs),
         "user_error_message": _optional(records.user_error_message, jobs),
         "full_error_log": _optional(records.full_error_log, jobs),
         "interrupted": (final == ABORTED).astype(np.int64),
         "execution_progress": records.execution_progress[jobs],
-        "calibration_set_id": records.calibration_set[jobs],
+        "calibration_set_id": np.asarray(records.calibration_set[jobs], dtype=np.int64),
     }
 
 
