@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from sim.model.compaction import compact_records, compact_workload
 from sim.model.station import Station
 from sim.model.workload import sample_workload
 from sim.results.run import RunResult
-from sim.results.store import RunWriter
 from sim.scenario.faults import check_explicit_aborts
 from sim.scenario.scenario import Scenario
 from sim.scenario.streams import RandomStreams
@@ -46,8 +46,11 @@ def simulate(scenario: Scenario | str | Path, *, seed: int | None = None, jobs: 
     if store is None:
         station = Station(scenario, workload, streams)
         _run(station, scenario)
-        return RunResult(scenario=scenario, seed=seed, workload=workload, records=station.records,
+        compact_records(station.records)  # the run has ended: nothing writes its records any more
+        return RunResult(scenario=scenario, seed=seed, workload=compact_workload(workload), records=station.records,
                          sim_time=station.env.now, wall_seconds=time.perf_counter() - started)
+    from sim.results.store import RunWriter  # the database, its writer process and sqlite3: only when storing
+
     station = Station(scenario, workload, streams)
     writer = RunWriter(store, scenario, seed, workload, station.records)
     try:
@@ -59,7 +62,8 @@ def simulate(scenario: Scenario | str | Path, *, seed: int | None = None, jobs: 
     except BaseException:  # an error, Ctrl-C, SIGTERM: the writer stops with the run, the database stays sound
         writer.abort()
         raise
-    return RunResult(scenario=scenario, seed=seed, workload=workload, records=station.records,
+    compact_records(station.records)  # written and finished: nothing writes its records any more
+    return RunResult(scenario=scenario, seed=seed, workload=compact_workload(workload), records=station.records,
                      sim_time=station.env.now, wall_seconds=wall, run_id=writer.run_id)
 
 
