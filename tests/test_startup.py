@@ -1,9 +1,9 @@
 """Start-up: a single run imports nothing heavy. pandas, matplotlib, scipy, Dask and tqdm are imported by the
 commands and functions that use them (tables, figures, confidence intervals, executors, progress bars), and
-``import sim`` does not import the experiment layer. Nor does a run load the serve, fitting and testing layers,
-the stored-results reader of ``report``, the policies it does not use, the synthetic measurements, the trace
-reader, the arrival profiles, or ``numpy.ma`` (which ``np.percentile`` imports; the summary computes the same
-figures without it)."""
+``import sim`` does not import the experiment layer. Nor does a run without ``--out`` load the results database,
+its writer process or sqlite3, the serve, fitting and testing layers, the stored-results reader of ``report``,
+the policies it does not use, the synthetic measurements, the trace reader, the arrival profiles, or
+``numpy.ma`` (which ``np.percentile`` imports; the summary computes the same figures without it)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from sim.results.metrics import QUANTILES, percentiles
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("pandas", "matplotlib", "scipy", "dask", "distributed", "tqdm", "starlette", "uvicorn", "numpy.ma",
-         "concurrent.futures", "sim.experiments.replications", "sim.experiments.sweeps", "sim.experiments.capacity",
-         "sim.plots.run", "sim.serve", "sim.fitting.records", "sim.testing", "sim.cli.stored",
+         "sqlite3", "multiprocessing", "concurrent.futures", "sim.experiments.replications", "sim.experiments.sweeps",
+         "sim.experiments.capacity", "sim.plots.run", "sim.serve", "sim.fitting.records", "sim.testing",
+         "sim.cli.stored", "sim.results.store", "sim.results.writer", "sim.results.reading",
          "hardware_mock.measurement", "sim.policies.fair_share", "sim.policies.timeslot",
          "sim.policies.calibration_aware", "sim.scenario.trace", "sim.scenario.profile")
 """Modules a run must not import (the baseline scenario's run: FIFO, no measurements, no ``--out``)."""
