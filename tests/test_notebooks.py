@@ -55,7 +55,12 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
             assert cell.execution_count is None, f"{path.name}: cell {index} has an execution count"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+SLOW_NOTEBOOKS = {"capacity_planning.ipynb"}
+"""Run with the slow tests (CI runs them too): replications and a sweep, the longest of the notebooks."""
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW_NOTEBOOKS else p
+                                  for p in NOTEBOOKS], ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, kernel_specs: KernelSpecManager) -> None:
     notebook = nbformat.read(path, as_version=4)
     manager = KernelManager(kernel_name=KERNEL, kernel_spec_manager=kernel_specs)
