@@ -2,9 +2,10 @@
 
 For each job: the time it reached each status (NaN where it never did; IQM's timeline entries), its current
 status, the stage a failure happened in, the error (a short user message and a full log) and the instrument it
-ran on. Every status change goes through ``advance``, which checks the move against the lifecycle and raises
-``IllegalTransition`` at once if it breaks it. Station-level happenings (calibrations, restarts, faults, aborts
-of finished jobs) are appended to ``events``.
+ran on. Every status change is checked against the lifecycle, and raises ``IllegalTransition`` at once if it
+breaks it: by ``advance``, or, for the two moves of each stage on the job process's hot path, by the job process
+itself before it writes ``columns`` (the same check, without the call). Station-level happenings
+(calibrations, restarts, faults, aborts of finished jobs) are appended to ``events``.
 
 *Holdings* are the record of who held each server of each pool (a stage's workers, the instruments), from when
 to when, and how it ended; the pools (``sim.model.pools``) write them here. A holding is open while held and

@@ -23,8 +23,9 @@ job settled over many restarts).
 
 The job process is the simulator's hot path, so it does nothing it need not do: service times are drawn for all
 jobs before the run (vectorised, one stream per stage), a free worker is taken without a SimPy event, a step of
-zero service time neither takes a worker nor waits. Interrupts are caught only where a worker or instrument is
-held, to give it back.
+zero service time neither takes a worker nor waits, the stages run in the job's own generator (none delegated
+to), and each stage's STARTED and ENDED go straight into the records' status columns after the lifecycle check.
+Interrupts are caught only where a worker or instrument is held (or waited for), to give it back.
 """
 
 from __future__ import annotations
